@@ -4,7 +4,9 @@
 //! ([`figures`]) and builds the book ([`book`]).
 
 pub mod book;
+pub mod check;
 pub mod figures;
+pub mod fixture;
 pub mod fsutil;
 
 use std::path::PathBuf;

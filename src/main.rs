@@ -22,6 +22,16 @@ struct Cli {
 enum Command {
     /// Draw the figures, then build the HTML book and check it (the default command).
     Build(BuildArgs),
+    /// Check the book's cells against PyTorch fixtures (tests/fixtures/*.json).
+    ///
+    /// Prints the max abs and relative error of every tensor. Exit 0 when every tensor of every
+    /// file is within tolerance, 1 when some tensor is not, 2 when a file cannot be read or
+    /// checked (the message names the file and the field).
+    Check {
+        /// Fixture files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Draw the figures only, into the book's `src/figures/`.
     Figures {
         /// The book folder (with book.toml).
@@ -50,6 +60,7 @@ fn main() -> ExitCode {
         }),
         Some(Command::Build(args)) => build(args),
         Some(Command::Figures { book }) => figures(&book).map(|_| ()),
+        Some(Command::Check { files }) => return check(&files),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,4 +125,54 @@ fn build(args: BuildArgs) -> Result<()> {
         report.index_html.display()
     );
     Ok(())
+}
+
+/// Exit codes of `check`: 0 all within tolerance, 1 a tensor out of tolerance, 2 a bad file.
+fn check(files: &[PathBuf]) -> ExitCode {
+    use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL};
+    let mut worst = 0u8;
+    println!("tolerance: |actual - expected| <= {FIXTURE_ATOL:e} + {FIXTURE_RTOL:e} * |expected|");
+    for path in files {
+        let fixture = match rnnbook::fixture::load(path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {e}");
+                worst = worst.max(2);
+                continue;
+            }
+        };
+        let result = match rnnbook::check::check_fixture(&fixture) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                worst = worst.max(2);
+                continue;
+            }
+        };
+        let verdict = if result.passed() { "ok" } else { "FAILED" };
+        println!(
+            "{} ({}, T={} B={} I={} H={}): {verdict}",
+            path.display(),
+            fixture.cell.name(),
+            fixture.seq_len,
+            fixture.batch,
+            fixture.input_size,
+            fixture.hidden_size
+        );
+        for t in &result.tensors {
+            let c = &t.comparison;
+            let mark = if c.is_within() { "ok" } else { "FAILED" };
+            println!(
+                "  {:<16} max abs {:9.3e}  max rel {:9.3e}  {mark}",
+                t.name, c.max_abs, c.max_rel
+            );
+            if !c.is_within() {
+                println!("    {c}");
+            }
+        }
+        if !result.passed() {
+            worst = worst.max(1);
+        }
+    }
+    ExitCode::from(worst)
 }

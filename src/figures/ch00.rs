@@ -1,69 +1,16 @@
-//! The book's figures, drawn by code into SVG files under `book/src/figures/`.
-//!
-//! Each figure is computed from the chapters' crates (or from data committed in the repo) every
-//! time the book is built; none is drawn by hand and none retrains a model.
+//! Chapter 0's figure: gradient-check error against the step size.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result, anyhow};
-use plotters::coord::Shift;
+use anyhow::Result;
 use plotters::prelude::*;
 
-use crate::fsutil::write_atomic;
+use super::{BLUE, FONT, Figure, ORANGE, plot_err, svg_document};
 
-/// One figure: the file it is written to and the function that draws it.
-pub struct Figure {
-    /// File name under the figures folder, e.g. `ch00-gradcheck-eps.svg`.
-    pub file: &'static str,
-    /// Draws the whole figure and returns the SVG text.
-    pub draw: fn() -> Result<String>,
-}
-
-/// Every figure of the book, in chapter order.
-pub fn all() -> Vec<Figure> {
+/// Chapter 0's figures.
+pub fn figures() -> Vec<Figure> {
     vec![Figure {
         file: "ch00-gradcheck-eps.svg",
         draw: gradcheck_eps,
     }]
-}
-
-/// Draw every figure into `out_dir`, each file written atomically; calls `progress` after each.
-pub fn render_all(out_dir: &Path, mut progress: impl FnMut(&str)) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for fig in all() {
-        let svg = (fig.draw)().with_context(|| format!("drawing figure {}", fig.file))?;
-        let path = out_dir.join(fig.file);
-        write_atomic(&path, svg.as_bytes())?;
-        progress(fig.file);
-        written.push(path);
-    }
-    Ok(written)
-}
-
-const WIDTH: u32 = 760;
-const HEIGHT: u32 = 460;
-const FONT: &str = "sans-serif";
-
-/// Series colours, chosen to stay apart for readers with the common colour-vision deficiencies
-/// (Okabe–Ito palette).
-const BLUE: RGBColor = RGBColor(0, 114, 178);
-const ORANGE: RGBColor = RGBColor(213, 94, 0);
-
-fn svg_document(
-    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
-) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        draw(&root)?;
-        root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
-}
-
-fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("plotters: {e:?}")
 }
 
 /// Chapter 0: relative error of forward and central differences against the step size ε.
@@ -145,36 +92,4 @@ fn gradcheck_eps() -> Result<String> {
             .map_err(plot_err)?;
         Ok(())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_figure_draws_a_complete_svg() {
-        for fig in all() {
-            let svg = (fig.draw)().unwrap();
-            assert!(svg.starts_with("<svg"), "{}", fig.file);
-            assert!(svg.trim_end().ends_with("</svg>"), "{}", fig.file);
-            assert!(
-                svg.contains("<polyline") || svg.contains("<path"),
-                "{} has no lines",
-                fig.file
-            );
-        }
-    }
-
-    #[test]
-    fn figure_names_are_unique_and_chapter_prefixed() {
-        let mut names: Vec<_> = all().iter().map(|f| f.file).collect();
-        assert!(
-            names
-                .iter()
-                .all(|n| n.starts_with("ch") && n.ends_with(".svg"))
-        );
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), all().len());
-    }
 }

@@ -1,0 +1,13 @@
+//! Chapter 2: backpropagation through time.
+//!
+//! - [`backward`]: the RNN's backward pass, mirrored on chapter 1's [`forward`] (which it reuses);
+//! - [`model`]: the character model's loss and gradients, with full or truncated BPTT;
+//! - [`adam`]: the Adam optimizer over any [`Tensors`](ch01_rnn::params::Tensors).
+
+pub mod adam;
+pub mod backward;
+pub mod model;
+
+pub use backward::{RnnGrads, backward};
+pub use ch01_rnn::cell::forward;
+pub use model::{ModelGrads, OutputGrads, loss_and_grads, truncated_loss_and_grads};

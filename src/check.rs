@@ -1,0 +1,97 @@
+//! `rnnbook check`: run the book's implementation on PyTorch fixtures and compare every tensor.
+
+use ch00_foundations::tolerance::{Comparison, FIXTURE_ATOL, FIXTURE_RTOL, compare_arrays};
+use ndarray::{Array2, ArrayBase, Data, Dimension};
+
+use crate::fixture::{Cell, Fixture};
+
+/// One tensor's comparison.
+#[derive(Debug, Clone)]
+pub struct TensorCheck {
+    /// The tensor, as named in the fixture (`y`, `h_n`, `grads.weight_hh`, …).
+    pub name: &'static str,
+    /// Errors of the book's value against the fixture's.
+    pub comparison: Comparison,
+}
+
+/// The result of checking one fixture.
+#[derive(Debug, Clone)]
+pub struct FixtureCheck {
+    /// Every compared tensor, outputs first, then gradients.
+    pub tensors: Vec<TensorCheck>,
+}
+
+impl FixtureCheck {
+    /// True when every tensor is within `FIXTURE_ATOL + FIXTURE_RTOL·|expected|`.
+    pub fn passed(&self) -> bool {
+        self.tensors.iter().all(|t| t.comparison.is_within())
+    }
+}
+
+/// Why a fixture could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The book has no implementation of this cell yet.
+    #[error("cell `{cell}` is not implemented yet (it arrives in {chapter})")]
+    NotImplemented {
+        /// The fixture's cell.
+        cell: &'static str,
+        /// Where it will be implemented.
+        chapter: &'static str,
+    },
+}
+
+fn compare<S1, S2, D>(
+    out: &mut Vec<TensorCheck>,
+    name: &'static str,
+    actual: &ArrayBase<S1, D>,
+    expected: &ArrayBase<S2, D>,
+) where
+    S1: Data<Elem = f64>,
+    S2: Data<Elem = f64>,
+    D: Dimension,
+{
+    let comparison = compare_arrays(actual, expected, FIXTURE_ATOL, FIXTURE_RTOL)
+        .expect("fixture shapes were validated when the file was read");
+    out.push(TensorCheck { name, comparison });
+}
+
+/// Runs the book's forward and backward on the fixture's inputs and compares every tensor.
+pub fn check_fixture(f: &Fixture) -> Result<FixtureCheck, CheckError> {
+    match f.cell {
+        Cell::RnnTanh => Ok(check_rnn_tanh(f)),
+        Cell::Lstm => Err(CheckError::NotImplemented {
+            cell: "lstm",
+            chapter: "chapter 4",
+        }),
+        Cell::Gru | Cell::GruCho => Err(CheckError::NotImplemented {
+            cell: f.cell.name(),
+            chapter: "chapter 5",
+        }),
+    }
+}
+
+fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
+    let p = ch01_rnn::cell::RnnParams {
+        weight_ih: f.params.weight_ih.clone(),
+        weight_hh: f.params.weight_hh.clone(),
+        bias_ih: f.params.bias_ih.clone(),
+        bias_hh: f.params.bias_hh.clone(),
+    };
+    let (y, h_n, cache) = ch02_bptt::forward(&p, f.x.view(), f.h0.view());
+    let dh_n = f
+        .grad_h_n
+        .clone()
+        .unwrap_or_else(|| Array2::zeros(f.h0.raw_dim()));
+    let (g, dx, dh0) = ch02_bptt::backward(&p, &cache, f.grad_y.view(), dh_n.view());
+    let mut t = Vec::new();
+    compare(&mut t, "y", &y, &f.y);
+    compare(&mut t, "h_n", &h_n, &f.h_n);
+    compare(&mut t, "grads.weight_ih", &g.dweight_ih, &f.grads.weight_ih);
+    compare(&mut t, "grads.weight_hh", &g.dweight_hh, &f.grads.weight_hh);
+    compare(&mut t, "grads.bias_ih", &g.dbias_ih, &f.grads.bias_ih);
+    compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
+    compare(&mut t, "grads.x", &dx, &f.grad_x);
+    compare(&mut t, "grads.h0", &dh0, &f.grad_h0);
+    FixtureCheck { tensors: t }
+}
