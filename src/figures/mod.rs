@@ -20,10 +20,21 @@ pub struct Figure {
 }
 
 mod ch00;
+mod ch01;
+mod ch02;
+mod ch03;
 
 /// Every figure of the book, in chapter order. Each chapter's figures live in `chNN.rs`.
 pub fn all() -> Vec<Figure> {
-    [ch00::figures()].into_iter().flatten().collect()
+    [
+        ch00::figures(),
+        ch01::figures(),
+        ch02::figures(),
+        ch03::figures(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Draw every figure into `out_dir`, each file written atomically; calls `progress` after each.

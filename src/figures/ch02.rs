@@ -1,0 +1,8 @@
+//! Chapter 2's figures.
+
+use super::Figure;
+
+/// Chapter 2's figures.
+pub fn figures() -> Vec<Figure> {
+    vec![]
+}
