@@ -60,10 +60,7 @@ fn compare<S1, S2, D>(
 pub fn check_fixture(f: &Fixture) -> Result<FixtureCheck, CheckError> {
     match f.cell {
         Cell::RnnTanh => Ok(check_rnn_tanh(f)),
-        Cell::Lstm => Err(CheckError::NotImplemented {
-            cell: "lstm",
-            chapter: "chapter 4",
-        }),
+        Cell::Lstm => Ok(check_lstm(f)),
         Cell::Gru | Cell::GruCho => Err(CheckError::NotImplemented {
             cell: f.cell.name(),
             chapter: "chapter 5",
@@ -93,5 +90,51 @@ fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
     compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
     compare(&mut t, "grads.x", &dx, &f.grad_x);
     compare(&mut t, "grads.h0", &dh0, &f.grad_h0);
+    FixtureCheck { tensors: t }
+}
+
+fn check_lstm(f: &Fixture) -> FixtureCheck {
+    use ch04_lstm::{LstmParams, LstmState};
+    let p = LstmParams {
+        weight_ih: f.params.weight_ih.clone(),
+        weight_hh: f.params.weight_hh.clone(),
+        bias_ih: f.params.bias_ih.clone(),
+        bias_hh: f.params.bias_hh.clone(),
+    };
+    let zeros = || Array2::zeros(f.h0.raw_dim());
+    let c0 =
+        f.c0.clone()
+            .expect("an lstm fixture has c0 (checked when read)");
+    let s0 = LstmState {
+        h: f.h0.clone(),
+        c: c0,
+    };
+    let (y, s_n, caches) = ch04_lstm::forward(&p, f.x.view(), &s0);
+    let ds_n = LstmState {
+        h: f.grad_h_n.clone().unwrap_or_else(zeros),
+        c: f.grad_c_n.clone().unwrap_or_else(zeros),
+    };
+    let (g, dx, ds0) = ch04_lstm::backward(&p, &caches, f.grad_y.view(), &ds_n);
+    let mut t = Vec::new();
+    compare(&mut t, "y", &y, &f.y);
+    compare(&mut t, "h_n", &s_n.h, &f.h_n);
+    compare(
+        &mut t,
+        "c_n",
+        &s_n.c,
+        f.c_n.as_ref().expect("checked when read"),
+    );
+    compare(&mut t, "grads.weight_ih", &g.dweight_ih, &f.grads.weight_ih);
+    compare(&mut t, "grads.weight_hh", &g.dweight_hh, &f.grads.weight_hh);
+    compare(&mut t, "grads.bias_ih", &g.dbias_ih, &f.grads.bias_ih);
+    compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
+    compare(&mut t, "grads.x", &dx, &f.grad_x);
+    compare(&mut t, "grads.h0", &ds0.h, &f.grad_h0);
+    compare(
+        &mut t,
+        "grads.c0",
+        &ds0.c,
+        f.grad_c0.as_ref().expect("checked when read"),
+    );
     FixtureCheck { tensors: t }
 }

@@ -130,12 +130,19 @@ fn build(args: BuildArgs) -> Result<()> {
 /// Exit codes of `check`: 0 all within tolerance, 1 a tensor out of tolerance, 2 a bad file.
 fn check(files: &[PathBuf]) -> ExitCode {
     use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL};
+    use std::fmt::Write as _;
     let mut worst = 0u8;
-    println!("tolerance: |actual - expected| <= {FIXTURE_ATOL:e} + {FIXTURE_RTOL:e} * |expected|");
+    let mut out = String::new();
+    writeln!(
+        out,
+        "tolerance: |actual - expected| <= {FIXTURE_ATOL:e} + {FIXTURE_RTOL:e} * |expected|"
+    )
+    .expect("writing to a String");
     for path in files {
         let fixture = match rnnbook::fixture::load(path) {
             Ok(f) => f,
             Err(e) => {
+                flush_stdout(&mut out);
                 eprintln!("error: {e}");
                 worst = worst.max(2);
                 continue;
@@ -144,13 +151,15 @@ fn check(files: &[PathBuf]) -> ExitCode {
         let result = match rnnbook::check::check_fixture(&fixture) {
             Ok(r) => r,
             Err(e) => {
+                flush_stdout(&mut out);
                 eprintln!("error: {}: {e}", path.display());
                 worst = worst.max(2);
                 continue;
             }
         };
         let verdict = if result.passed() { "ok" } else { "FAILED" };
-        println!(
+        writeln!(
+            out,
             "{} ({}, T={} B={} I={} H={}): {verdict}",
             path.display(),
             fixture.cell.name(),
@@ -158,21 +167,40 @@ fn check(files: &[PathBuf]) -> ExitCode {
             fixture.batch,
             fixture.input_size,
             fixture.hidden_size
-        );
+        )
+        .expect("writing to a String");
         for t in &result.tensors {
             let c = &t.comparison;
             let mark = if c.is_within() { "ok" } else { "FAILED" };
-            println!(
+            writeln!(
+                out,
                 "  {:<16} max abs {:9.3e}  max rel {:9.3e}  {mark}",
                 t.name, c.max_abs, c.max_rel
-            );
+            )
+            .expect("writing to a String");
             if !c.is_within() {
-                println!("    {c}");
+                writeln!(out, "    {c}").expect("writing to a String");
             }
         }
         if !result.passed() {
             worst = worst.max(1);
         }
+        if !flush_stdout(&mut out) {
+            break; // the reader went away (e.g. `| head`): stop quietly
+        }
     }
+    flush_stdout(&mut out);
     ExitCode::from(worst)
+}
+
+/// Writes `buf` to stdout and clears it; false if stdout is closed (a broken pipe).
+fn flush_stdout(buf: &mut String) -> bool {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let ok = stdout
+        .write_all(buf.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_ok();
+    buf.clear();
+    ok
 }

@@ -45,9 +45,8 @@ fn every_committed_fixture_is_well_formed() {
     }
 }
 
-#[test]
-fn the_rnn_matches_pytorch_on_every_rnn_tanh_fixture() {
-    let files = fixtures("rnn_tanh_");
+fn assert_matches_pytorch(prefix: &str, tensors_per_file: usize) {
+    let files = fixtures(prefix);
     assert_eq!(files.len(), 5);
     for path in files {
         let result = check_fixture(&load(&path).unwrap()).unwrap();
@@ -60,8 +59,19 @@ fn the_rnn_matches_pytorch_on_every_rnn_tanh_fixture() {
                 t.comparison
             );
         }
-        assert_eq!(result.tensors.len(), 8);
+        assert_eq!(result.tensors.len(), tensors_per_file);
     }
+}
+
+#[test]
+fn the_rnn_matches_pytorch_on_every_rnn_tanh_fixture() {
+    assert_matches_pytorch("rnn_tanh_", 8);
+}
+
+#[test]
+fn the_lstm_matches_pytorch_on_every_lstm_fixture() {
+    // y, h_n, c_n, four parameter gradients, x, h0, c0
+    assert_matches_pytorch("lstm_", 10);
 }
 
 #[test]
@@ -81,7 +91,11 @@ fn the_command_exits_0_on_the_rnn_fixtures_and_prints_every_tensor() {
 
 /// Writes `rnn_tanh_rect.json` with `edit` applied to its JSON, into a temporary folder.
 fn edited_fixture(edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::TempDir, PathBuf) {
-    let text = std::fs::read_to_string(fixtures_dir().join("rnn_tanh_rect.json")).unwrap();
+    edited("rnn_tanh_rect.json", edit)
+}
+
+fn edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::TempDir, PathBuf) {
+    let text = std::fs::read_to_string(fixtures_dir().join(name)).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     edit(&mut v);
     let dir = tempfile::tempdir().unwrap();
@@ -101,6 +115,21 @@ fn one_perturbed_gradient_entry_makes_the_check_fail_with_exit_1() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAILED"), "{stdout}");
     assert!(stdout.contains("worst at [1, 2]"), "{stdout}");
+}
+
+#[test]
+fn one_perturbed_lstm_cell_gradient_makes_the_check_fail() {
+    let (_dir, path) = edited("lstm_rect.json", |v| {
+        let e = &mut v["grads"]["c0"][0][1];
+        *e = serde_json::json!(e.as_f64().unwrap() * (1.0 + 1e-7));
+    });
+    let out = rnnbook_check(&[&path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("grads.c0") && stdout.contains("worst at [0, 1]"),
+        "{stdout}"
+    );
 }
 
 fn assert_bad_file(path: &Path, expect_in_message: &[&str]) {

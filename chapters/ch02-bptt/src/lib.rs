@@ -6,6 +6,7 @@
 
 pub mod adam;
 pub mod backward;
+pub mod driver;
 pub mod model;
 
 pub use backward::{RnnGrads, backward};

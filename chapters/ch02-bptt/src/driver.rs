@@ -1,0 +1,191 @@
+//! The loop over time, written once for any recurrent cell.
+//!
+//! [`backward`](crate::backward::backward) walks the RNN backwards step by step. Nothing in that
+//! walk depends on what happens inside a step: the step takes the gradient reaching its output
+//! state, adds its share to the parameter gradients, and hands a gradient to the previous state.
+//! A cell that says how to do one step forward and one step back ([`Cell`]) gets the whole
+//! sequence for free from [`forward_seq`] and [`backward_seq`]. Chapters 4 and 5 plug the LSTM
+//! and the GRU into the same loop.
+
+use ch01_rnn::cell::{RnnParams, cell_forward};
+use ch01_rnn::params::Tensors;
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
+
+use crate::backward::RnnGrads;
+
+/// One recurrent cell: a step forward and its mirror step backward.
+pub trait Cell {
+    /// The parameters (PyTorch layout).
+    type Params;
+    /// Their gradients, mirrored field by field.
+    type Grads: Tensors;
+    /// The recurrent state (`h`, or `h` and `c`); its gradient has the same type.
+    type State: Clone;
+    /// What one step's backward needs from its forward.
+    type StepCache;
+
+    /// Zero gradients shaped like `p`.
+    fn zero_grads(p: &Self::Params) -> Self::Grads;
+    /// The hidden state `h` inside a state: `[B, H]`. It is the step's output `y_t`.
+    fn h(state: &Self::State) -> &Array2<f64>;
+    /// Mutable `h`, to add the output gradient `dy_t` to a state gradient.
+    fn h_mut(state: &mut Self::State) -> &mut Array2<f64>;
+    /// One step forward. Shapes: `x_t: [B, I]`, state `[B, H]` parts → next state.
+    fn step(
+        p: &Self::Params,
+        x_t: ArrayView2<f64>,
+        state: &Self::State,
+    ) -> (Self::State, Self::StepCache);
+    /// One step backward: `dnext` is `dL/d(next state)`; adds this step's parameter gradients into
+    /// `grads` (`+=`) and returns `(dx_t: [B, I], dL/d(previous state))`.
+    fn step_backward(
+        p: &Self::Params,
+        cache: &Self::StepCache,
+        dnext: &Self::State,
+        grads: &mut Self::Grads,
+    ) -> (Array2<f64>, Self::State);
+}
+
+// ANCHOR: forward_seq
+/// Runs `C` over a sequence. Shapes: `x: [T, B, I]`, `s0` parts `[B, H]` →
+/// `(y: [T, B, H], final state, per-step caches)`.
+pub fn forward_seq<C: Cell>(
+    p: &C::Params,
+    x: ArrayView3<f64>,
+    s0: &C::State,
+) -> (Array3<f64>, C::State, Vec<C::StepCache>) {
+    let (seq_len, batch, _) = x.dim();
+    let hidden = C::h(s0).ncols();
+    let mut y = Array3::zeros((seq_len, batch, hidden));
+    let mut caches = Vec::with_capacity(seq_len);
+    let mut state = s0.clone();
+    for (t, x_t) in x.outer_iter().enumerate() {
+        let (next, cache) = C::step(p, x_t, &state);
+        y.index_axis_mut(Axis(0), t).assign(C::h(&next));
+        caches.push(cache);
+        state = next;
+    }
+    (y, state, caches)
+}
+// ANCHOR_END: forward_seq
+
+// ANCHOR: backward_seq
+/// Backpropagation through time for any [`Cell`]. Shapes: `dy: [T, B, H]`, `ds_n` = `dL/d(final
+/// state)` → `(grads, dx: [T, B, I], dL/d(initial state))`.
+pub fn backward_seq<C: Cell>(
+    p: &C::Params,
+    caches: &[C::StepCache],
+    dy: ArrayView3<f64>,
+    ds_n: &C::State,
+) -> (C::Grads, Array3<f64>, C::State) {
+    assert_eq!(
+        caches.len(),
+        dy.dim().0,
+        "dy must have one step per cached step"
+    );
+    let mut grads = C::zero_grads(p);
+    let mut dx_steps = Vec::with_capacity(caches.len());
+    let mut ds = ds_n.clone(); // gradient reaching the state after the current step
+    for (t, cache) in caches.iter().enumerate().rev() {
+        *C::h_mut(&mut ds) += &dy.index_axis(Axis(0), t); // h_t is also the output y_t
+        let (dx_t, ds_prev) = C::step_backward(p, cache, &ds, &mut grads);
+        dx_steps.push(dx_t);
+        ds = ds_prev;
+    }
+    dx_steps.reverse();
+    let views: Vec<_> = dx_steps.iter().map(|d| d.view()).collect();
+    let dx = if views.is_empty() {
+        Array3::zeros((0, dy.dim().1, 0))
+    } else {
+        ndarray::stack(Axis(0), &views).expect("every dx_t is [B, I]")
+    };
+    (grads, dx, ds)
+}
+// ANCHOR_END: backward_seq
+
+/// Chapter 1's RNN as a [`Cell`]: the state is `h`.
+pub struct Rnn;
+
+/// What one RNN step keeps: its input, the previous state and the new state.
+pub struct RnnStepCache {
+    x_t: Array2<f64>,
+    h_prev: Array2<f64>,
+    h: Array2<f64>,
+}
+
+impl Cell for Rnn {
+    type Params = RnnParams;
+    type Grads = RnnGrads;
+    type State = Array2<f64>;
+    type StepCache = RnnStepCache;
+
+    fn zero_grads(p: &RnnParams) -> RnnGrads {
+        RnnGrads::zeros_like(p)
+    }
+
+    fn h(state: &Array2<f64>) -> &Array2<f64> {
+        state
+    }
+
+    fn h_mut(state: &mut Array2<f64>) -> &mut Array2<f64> {
+        state
+    }
+
+    fn step(
+        p: &RnnParams,
+        x_t: ArrayView2<f64>,
+        h_prev: &Array2<f64>,
+    ) -> (Array2<f64>, RnnStepCache) {
+        let h = cell_forward(p, x_t, h_prev.view());
+        let cache = RnnStepCache {
+            x_t: x_t.to_owned(),
+            h_prev: h_prev.clone(),
+            h: h.clone(),
+        };
+        (h, cache)
+    }
+
+    fn step_backward(
+        p: &RnnParams,
+        c: &RnnStepCache,
+        dh: &Array2<f64>,
+        g: &mut RnnGrads,
+    ) -> (Array2<f64>, Array2<f64>) {
+        let da = dh * &c.h.mapv(ch00_foundations::activations::dtanh_from_output);
+        g.dweight_ih += &da.t().dot(&c.x_t);
+        g.dweight_hh += &da.t().dot(&c.h_prev);
+        let db = da.sum_axis(Axis(0));
+        g.dbias_ih += &db;
+        g.dbias_hh += &db;
+        (da.dot(&p.weight_ih), da.dot(&p.weight_hh))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ch00_foundations::rng::{seeded_rng, uniform_array};
+
+    /// The generic loop with the RNN step is chapter 2's hand-written backward, to the last bit.
+    #[test]
+    fn the_generic_loop_with_the_rnn_cell_is_chapter_2s_backward() {
+        let mut rng = seeded_rng(40);
+        let p = RnnParams::init(3, 4, &mut rng);
+        let x: Array3<f64> = uniform_array((6, 2, 3), -1.0, 1.0, &mut rng);
+        let h0: Array2<f64> = uniform_array((2, 4), -0.5, 0.5, &mut rng);
+        let dy: Array3<f64> = uniform_array((6, 2, 4), -1.0, 1.0, &mut rng);
+        let dh_n: Array2<f64> = uniform_array((2, 4), -1.0, 1.0, &mut rng);
+
+        let (y_ref, h_n_ref, cache) = ch01_rnn::cell::forward(&p, x.view(), h0.view());
+        let (g_ref, dx_ref, dh0_ref) =
+            crate::backward::backward(&p, &cache, dy.view(), dh_n.view());
+
+        let (y, h_n, caches) = forward_seq::<Rnn>(&p, x.view(), &h0);
+        let (g, dx, dh0) = backward_seq::<Rnn>(&p, &caches, dy.view(), &dh_n);
+        assert_eq!(y, y_ref);
+        assert_eq!(h_n, h_n_ref);
+        assert_eq!(g, g_ref);
+        assert_eq!(dx, dx_ref);
+        assert_eq!(dh0, dh0_ref);
+    }
+}

@@ -1,0 +1,453 @@
+//! The LSTM cell, forward and backward, in PyTorch's layout.
+//!
+//! With `a = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh` (`[B, 4H]`, gate blocks i, f, g, o):
+//!
+//! ```text
+//! i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
+//! c_t = f ⊙ c_{t-1} + i ⊙ g
+//! h_t = o ⊙ tanh(c_t)
+//! ```
+
+use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
+use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows};
+use ch00_foundations::rng::init_uniform_pytorch;
+use ch01_rnn::params::Tensors;
+use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
+use rand::Rng;
+
+// ANCHOR: params
+/// The parameters of one LSTM layer, as `nn.LSTM`: four gates stacked along the rows (i, f, g, o).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmParams {
+    /// `W_ih`: `[4H, I]`.
+    pub weight_ih: Array2<f64>,
+    /// `W_hh`: `[4H, H]`.
+    pub weight_hh: Array2<f64>,
+    /// `b_ih`: `[4H]`.
+    pub bias_ih: Array1<f64>,
+    /// `b_hh`: `[4H]`.
+    pub bias_hh: Array1<f64>,
+}
+// ANCHOR_END: params
+
+impl LstmParams {
+    /// PyTorch's initialisation: every entry from `U(-1/√H, 1/√H)`.
+    pub fn init<R: Rng + ?Sized>(input_size: usize, hidden_size: usize, rng: &mut R) -> Self {
+        let (g, h) = (LSTM_GATES * hidden_size, hidden_size);
+        LstmParams {
+            weight_ih: init_uniform_pytorch((g, input_size), h, rng),
+            weight_hh: init_uniform_pytorch((g, h), h, rng),
+            bias_ih: init_uniform_pytorch(g, h, rng),
+            bias_hh: init_uniform_pytorch(g, h, rng),
+        }
+    }
+
+    /// `H`.
+    pub fn hidden_size(&self) -> usize {
+        self.weight_hh.ncols()
+    }
+
+    /// Number of scalars: `4(IH + H² + 2H)` with PyTorch's two bias vectors.
+    pub fn num_scalars(&self) -> usize {
+        self.weight_ih.len() + self.weight_hh.len() + self.bias_ih.len() + self.bias_hh.len()
+    }
+}
+
+impl Tensors for LstmParams {
+    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
+        vec![
+            ("weight_ih", self.weight_ih.view().into_dyn()),
+            ("weight_hh", self.weight_hh.view().into_dyn()),
+            ("bias_ih", self.bias_ih.view().into_dyn()),
+            ("bias_hh", self.bias_hh.view().into_dyn()),
+        ]
+    }
+
+    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
+        vec![
+            ("weight_ih", self.weight_ih.view_mut().into_dyn()),
+            ("weight_hh", self.weight_hh.view_mut().into_dyn()),
+            ("bias_ih", self.bias_ih.view_mut().into_dyn()),
+            ("bias_hh", self.bias_hh.view_mut().into_dyn()),
+        ]
+    }
+}
+
+/// Gradients of [`LstmParams`], field by field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmGrads {
+    /// `dL/dW_ih`: `[4H, I]`.
+    pub dweight_ih: Array2<f64>,
+    /// `dL/dW_hh`: `[4H, H]`.
+    pub dweight_hh: Array2<f64>,
+    /// `dL/db_ih`: `[4H]`.
+    pub dbias_ih: Array1<f64>,
+    /// `dL/db_hh`: `[4H]`.
+    pub dbias_hh: Array1<f64>,
+}
+
+impl Tensors for LstmGrads {
+    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
+        vec![
+            ("dweight_ih", self.dweight_ih.view().into_dyn()),
+            ("dweight_hh", self.dweight_hh.view().into_dyn()),
+            ("dbias_ih", self.dbias_ih.view().into_dyn()),
+            ("dbias_hh", self.dbias_hh.view().into_dyn()),
+        ]
+    }
+
+    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
+        vec![
+            ("dweight_ih", self.dweight_ih.view_mut().into_dyn()),
+            ("dweight_hh", self.dweight_hh.view_mut().into_dyn()),
+            ("dbias_ih", self.dbias_ih.view_mut().into_dyn()),
+            ("dbias_hh", self.dbias_hh.view_mut().into_dyn()),
+        ]
+    }
+}
+
+/// The LSTM's state: hidden `h` and cell `c`, both `[B, H]`. Its gradient has the same shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmState {
+    /// `h`: `[B, H]`.
+    pub h: Array2<f64>,
+    /// `c`: `[B, H]`.
+    pub c: Array2<f64>,
+}
+
+impl LstmState {
+    /// Zeros: `[B, H]` each.
+    pub fn zeros(batch: usize, hidden: usize) -> Self {
+        LstmState {
+            h: Array2::zeros((batch, hidden)),
+            c: Array2::zeros((batch, hidden)),
+        }
+    }
+}
+
+/// What one step's backward needs.
+#[derive(Debug, Clone)]
+pub struct LstmStepCache {
+    /// `x_t`: `[B, I]`.
+    pub x_t: Array2<f64>,
+    /// `h_{t-1}`, `c_{t-1}`: `[B, H]`.
+    pub prev: LstmState,
+    /// Gate activations `[B, 4H]`, blocks i, f, g, o (after σ or tanh).
+    pub gates: Array2<f64>,
+    /// `tanh(c_t)`: `[B, H]`.
+    pub tanh_c: Array2<f64>,
+}
+
+/// The LSTM as a chapter-2 [`Cell`].
+pub struct Lstm;
+
+impl Cell for Lstm {
+    type Params = LstmParams;
+    type Grads = LstmGrads;
+    type State = LstmState;
+    type StepCache = LstmStepCache;
+
+    fn zero_grads(p: &LstmParams) -> LstmGrads {
+        LstmGrads {
+            dweight_ih: Array2::zeros(p.weight_ih.raw_dim()),
+            dweight_hh: Array2::zeros(p.weight_hh.raw_dim()),
+            dbias_ih: Array1::zeros(p.bias_ih.raw_dim()),
+            dbias_hh: Array1::zeros(p.bias_hh.raw_dim()),
+        }
+    }
+
+    fn h(state: &LstmState) -> &Array2<f64> {
+        &state.h
+    }
+
+    fn h_mut(state: &mut LstmState) -> &mut Array2<f64> {
+        &mut state.h
+    }
+
+    // ANCHOR: step
+    fn step(p: &LstmParams, x_t: ArrayView2<f64>, prev: &LstmState) -> (LstmState, LstmStepCache) {
+        let hs = p.hidden_size();
+        let mut gates = x_t.dot(&p.weight_ih.t()) + &p.bias_ih; // [B, 4H]
+        gates += &prev.h.dot(&p.weight_hh.t());
+        gates += &p.bias_hh;
+        for (k, f) in [
+            (LSTM_I, sigmoid as fn(f64) -> f64),
+            (LSTM_F, sigmoid),
+            (LSTM_G, f64::tanh),
+            (LSTM_O, sigmoid),
+        ] {
+            gates.slice_mut(s![.., gate_rows(k, hs)]).mapv_inplace(f);
+        }
+        let gate = |k| gates.slice(s![.., gate_rows(k, hs)]);
+        let c = &gate(LSTM_F) * &prev.c + &gate(LSTM_I) * &gate(LSTM_G); // c_t = f⊙c_{t-1} + i⊙g
+        let tanh_c = c.mapv(f64::tanh);
+        let h = &gate(LSTM_O) * &tanh_c; //                                  h_t = o⊙tanh(c_t)
+        let cache = LstmStepCache {
+            x_t: x_t.to_owned(),
+            prev: prev.clone(),
+            gates: gates.clone(),
+            tanh_c,
+        };
+        (LstmState { h, c }, cache)
+    }
+    // ANCHOR_END: step
+
+    // ANCHOR: step_backward
+    fn step_backward(
+        p: &LstmParams,
+        k: &LstmStepCache,
+        dnext: &LstmState,
+        g: &mut LstmGrads,
+    ) -> (Array2<f64>, LstmState) {
+        let hs = p.hidden_size();
+        let gate = |n| k.gates.slice(s![.., gate_rows(n, hs)]);
+        let (i, f, gg, o) = (gate(LSTM_I), gate(LSTM_F), gate(LSTM_G), gate(LSTM_O));
+        // BEGIN SOLUTION
+        let dh = &dnext.h;
+        // dc collects both paths into c_t: from h_t = o⊙tanh(c_t), and from c_{t+1} (the carousel).
+        let dc = &dnext.c + &(dh * &o * &k.tanh_c.mapv(dtanh_from_output));
+        let mut da = Array2::zeros(k.gates.raw_dim()); // gradients at the pre-activations
+        da.slice_mut(s![.., gate_rows(LSTM_I, hs)])
+            .assign(&(&dc * &gg * &i.mapv(dsigmoid_from_output)));
+        da.slice_mut(s![.., gate_rows(LSTM_F, hs)])
+            .assign(&(&dc * &k.prev.c * &f.mapv(dsigmoid_from_output)));
+        da.slice_mut(s![.., gate_rows(LSTM_G, hs)])
+            .assign(&(&dc * &i * &gg.mapv(dtanh_from_output)));
+        da.slice_mut(s![.., gate_rows(LSTM_O, hs)])
+            .assign(&(dh * &k.tanh_c * &o.mapv(dsigmoid_from_output)));
+        g.dweight_ih += &da.t().dot(&k.x_t);
+        g.dweight_hh += &da.t().dot(&k.prev.h);
+        let db = da.sum_axis(Axis(0));
+        g.dbias_ih += &db;
+        g.dbias_hh += &db;
+        let dprev = LstmState {
+            h: da.dot(&p.weight_hh),
+            c: &dc * &f,
+        };
+        (da.dot(&p.weight_ih), dprev)
+        // END SOLUTION
+    }
+    // ANCHOR_END: step_backward
+}
+
+/// The LSTM over a sequence. Shapes: `x: [T, B, I]`, `s0` = (`h0`, `c0`) each `[B, H]` →
+/// `(y: [T, B, H], (h_n, c_n), caches)`.
+pub fn forward(
+    p: &LstmParams,
+    x: ArrayView3<f64>,
+    s0: &LstmState,
+) -> (Array3<f64>, LstmState, Vec<LstmStepCache>) {
+    assert_eq!(
+        x.dim().2,
+        p.weight_ih.ncols(),
+        "x is [T, B, I] but weight_ih expects I = {}",
+        p.weight_ih.ncols()
+    );
+    forward_seq::<Lstm>(p, x, s0)
+}
+
+/// BPTT through the LSTM, carrying `dh` and `dc`. Shapes: `dy: [T, B, H]`, `ds_n` =
+/// (`dh_n`, `dc_n`) → `(grads, dx: [T, B, I], (dh0, dc0))`.
+pub fn backward(
+    p: &LstmParams,
+    caches: &[LstmStepCache],
+    dy: ArrayView3<f64>,
+    ds_n: &LstmState,
+) -> (LstmGrads, Array3<f64>, LstmState) {
+    backward_seq::<Lstm>(p, caches, dy, ds_n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ch00_foundations::gradcheck::assert_gradient;
+    use ch00_foundations::rng::{seeded_rng, uniform_array};
+
+    struct Case {
+        p: LstmParams,
+        x: Array3<f64>,
+        s0: LstmState,
+        gy: Array3<f64>,
+        gs: LstmState,
+    }
+
+    fn case(seed: u64, (t, b, i, h): (usize, usize, usize, usize), scale: f64) -> Case {
+        let mut rng = seeded_rng(seed);
+        let mut p = LstmParams::init(i, h, &mut rng);
+        p.weight_ih *= scale;
+        p.weight_hh *= scale;
+        Case {
+            p,
+            x: uniform_array((t, b, i), -1.0, 1.0, &mut rng),
+            s0: LstmState {
+                h: uniform_array((b, h), -0.5, 0.5, &mut rng),
+                c: uniform_array((b, h), -1.0, 1.0, &mut rng),
+            },
+            gy: uniform_array((t, b, h), -1.0, 1.0, &mut rng),
+            gs: LstmState {
+                h: uniform_array((b, h), -1.0, 1.0, &mut rng),
+                c: uniform_array((b, h), -1.0, 1.0, &mut rng),
+            },
+        }
+    }
+
+    /// `L = Σ y⊙gy + Σ h_n⊙gh + Σ c_n⊙gc`.
+    fn probe(p: &LstmParams, x: &Array3<f64>, s0: &LstmState, c: &Case) -> f64 {
+        let (y, s_n, _) = forward(p, x.view(), s0);
+        (&y * &c.gy).sum() + (&s_n.h * &c.gs.h).sum() + (&s_n.c * &c.gs.c).sum()
+    }
+
+    fn check_all(c: &Case) {
+        let (_, _, caches) = forward(&c.p, c.x.view(), &c.s0);
+        let (g, dx, ds0) = backward(&c.p, &caches, c.gy.view(), &c.gs);
+        let (p, x, s0) = (&c.p, &c.x, &c.s0);
+        assert_gradient("weight_ih", &p.weight_ih, &g.dweight_ih, |w| {
+            probe(
+                &LstmParams {
+                    weight_ih: w.clone(),
+                    ..p.clone()
+                },
+                x,
+                s0,
+                c,
+            )
+        });
+        assert_gradient("weight_hh", &p.weight_hh, &g.dweight_hh, |w| {
+            probe(
+                &LstmParams {
+                    weight_hh: w.clone(),
+                    ..p.clone()
+                },
+                x,
+                s0,
+                c,
+            )
+        });
+        assert_gradient("bias_ih", &p.bias_ih, &g.dbias_ih, |b| {
+            probe(
+                &LstmParams {
+                    bias_ih: b.clone(),
+                    ..p.clone()
+                },
+                x,
+                s0,
+                c,
+            )
+        });
+        assert_gradient("bias_hh", &p.bias_hh, &g.dbias_hh, |b| {
+            probe(
+                &LstmParams {
+                    bias_hh: b.clone(),
+                    ..p.clone()
+                },
+                x,
+                s0,
+                c,
+            )
+        });
+        assert_gradient("x", x, &dx, |x| probe(p, x, s0, c));
+        assert_gradient("h0", &s0.h, &ds0.h, |h| {
+            probe(
+                p,
+                x,
+                &LstmState {
+                    h: h.clone(),
+                    c: s0.c.clone(),
+                },
+                c,
+            )
+        });
+        assert_gradient("c0", &s0.c, &ds0.c, |cc| {
+            probe(
+                p,
+                x,
+                &LstmState {
+                    h: s0.h.clone(),
+                    c: cc.clone(),
+                },
+                c,
+            )
+        });
+    }
+
+    #[test]
+    fn every_gradient_passes_the_check() {
+        check_all(&case(50, (5, 3, 4, 3), 1.0));
+    }
+
+    #[test]
+    fn gradients_pass_for_one_step_one_sequence_one_unit() {
+        check_all(&case(51, (1, 1, 1, 1), 1.0));
+        check_all(&case(52, (1, 2, 3, 2), 1.0));
+        check_all(&case(53, (4, 1, 2, 5), 1.0));
+    }
+
+    #[test]
+    fn gradients_pass_with_saturated_gates_and_a_long_sequence() {
+        check_all(&case(54, (4, 2, 3, 3), 5.0));
+        check_all(&case(55, (30, 2, 3, 4), 1.0));
+    }
+
+    /// With the input gate shut (i ≡ 0) and the forget gate open (f ≡ 1), the cell state is a
+    /// perfect memory: c is carried unchanged, and its gradient flows back unchanged.
+    #[test]
+    fn a_shut_input_gate_and_open_forget_gate_carry_c_and_its_gradient_unchanged() {
+        let mut c = case(56, (6, 2, 3, 4), 1.0);
+        let h = 4;
+        // σ(−1000) is exactly 0.0 and σ(1000) exactly 1.0 in f64.
+        c.p.bias_ih
+            .slice_mut(s![gate_rows(LSTM_I, h)])
+            .fill(-1000.0);
+        c.p.bias_ih.slice_mut(s![gate_rows(LSTM_F, h)]).fill(1000.0);
+        let (_, s_n, caches) = forward(&c.p, c.x.view(), &c.s0);
+        assert_eq!(s_n.c, c.s0.c, "c must be carried unchanged");
+        for k in &caches {
+            assert_eq!(k.prev.c, c.s0.c);
+        }
+        // Only c_n feeds the loss: dc0 must equal dc_n exactly.
+        let zero_y = Array3::zeros(c.gy.raw_dim());
+        let ds_n = LstmState {
+            h: Array2::zeros((2, h)),
+            c: c.gs.c.clone(),
+        };
+        let (_, _, ds0) = backward(&c.p, &caches, zero_y.view(), &ds_n);
+        assert_eq!(
+            ds0.c, c.gs.c,
+            "the gradient of c must pass through unchanged"
+        );
+    }
+
+    #[test]
+    fn a_batch_of_b_equals_b_separate_runs() {
+        let c = case(57, (5, 3, 2, 3), 1.0);
+        let (y, s_n, _) = forward(&c.p, c.x.view(), &c.s0);
+        for b in 0..3 {
+            let s0 = LstmState {
+                h: c.s0.h.slice(s![b..b + 1, ..]).to_owned(),
+                c: c.s0.c.slice(s![b..b + 1, ..]).to_owned(),
+            };
+            let (yb, sb, _) = forward(&c.p, c.x.slice(s![.., b..b + 1, ..]), &s0);
+            assert_eq!(yb, y.slice(s![.., b..b + 1, ..]));
+            assert_eq!(sb.c, s_n.c.slice(s![b..b + 1, ..]));
+        }
+    }
+
+    #[test]
+    fn pytorch_counts_4_times_ih_plus_hh_plus_two_biases() {
+        let p = LstmParams::init(7, 5, &mut seeded_rng(0));
+        assert_eq!(p.num_scalars(), 4 * (7 * 5 + 5 * 5 + 2 * 5));
+    }
+
+    /// Chapter 3's clipping works on LSTM gradients unchanged (it only needs `Tensors`).
+    #[test]
+    fn chapter_3_clipping_applies_to_lstm_gradients() {
+        let c = case(58, (5, 2, 3, 4), 3.0);
+        let (_, _, caches) = forward(&c.p, c.x.view(), &c.s0);
+        let (mut g, _, _) = backward(&c.p, &caches, c.gy.view(), &c.gs);
+        let norm = ch03_clipping::global_norm(&g);
+        let report = ch03_clipping::clip_by_global_norm(&mut g, norm / 2.0).unwrap();
+        assert!((ch03_clipping::global_norm(&g) - norm / 2.0).abs() < 1e-12);
+        assert_eq!(report.norm_before, norm);
+    }
+}
