@@ -28,19 +28,6 @@ impl FixtureCheck {
     }
 }
 
-/// Why a fixture could not be checked at all.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    /// The book has no implementation of this cell yet.
-    #[error("cell `{cell}` is not implemented yet (it arrives in {chapter})")]
-    NotImplemented {
-        /// The fixture's cell.
-        cell: &'static str,
-        /// Where it will be implemented.
-        chapter: &'static str,
-    },
-}
-
 fn compare<S1, S2, D>(
     out: &mut Vec<TensorCheck>,
     name: &'static str,
@@ -57,14 +44,12 @@ fn compare<S1, S2, D>(
 }
 
 /// Runs the book's forward and backward on the fixture's inputs and compares every tensor.
-pub fn check_fixture(f: &Fixture) -> Result<FixtureCheck, CheckError> {
+pub fn check_fixture(f: &Fixture) -> FixtureCheck {
     match f.cell {
-        Cell::RnnTanh => Ok(check_rnn_tanh(f)),
-        Cell::Lstm => Ok(check_lstm(f)),
-        Cell::Gru | Cell::GruCho => Err(CheckError::NotImplemented {
-            cell: f.cell.name(),
-            chapter: "chapter 5",
-        }),
+        Cell::RnnTanh => check_rnn_tanh(f),
+        Cell::Lstm => check_lstm(f),
+        Cell::Gru => check_gru(f, ch05_gru::GruVariant::ResetAfter),
+        Cell::GruCho => check_gru(f, ch05_gru::GruVariant::ResetBefore),
     }
 }
 
@@ -136,5 +121,30 @@ fn check_lstm(f: &Fixture) -> FixtureCheck {
         &ds0.c,
         f.grad_c0.as_ref().expect("checked when read"),
     );
+    FixtureCheck { tensors: t }
+}
+
+fn check_gru(f: &Fixture, variant: ch05_gru::GruVariant) -> FixtureCheck {
+    let p = ch05_gru::GruParams {
+        weight_ih: f.params.weight_ih.clone(),
+        weight_hh: f.params.weight_hh.clone(),
+        bias_ih: f.params.bias_ih.clone(),
+        bias_hh: f.params.bias_hh.clone(),
+    };
+    let (y, h_n, caches) = ch05_gru::forward(&p, variant, f.x.view(), &f.h0);
+    let dh_n = f
+        .grad_h_n
+        .clone()
+        .unwrap_or_else(|| Array2::zeros(f.h0.raw_dim()));
+    let (g, dx, dh0) = ch05_gru::backward(&p, variant, &caches, f.grad_y.view(), &dh_n);
+    let mut t = Vec::new();
+    compare(&mut t, "y", &y, &f.y);
+    compare(&mut t, "h_n", &h_n, &f.h_n);
+    compare(&mut t, "grads.weight_ih", &g.dweight_ih, &f.grads.weight_ih);
+    compare(&mut t, "grads.weight_hh", &g.dweight_hh, &f.grads.weight_hh);
+    compare(&mut t, "grads.bias_ih", &g.dbias_ih, &f.grads.bias_ih);
+    compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
+    compare(&mut t, "grads.x", &dx, &f.grad_x);
+    compare(&mut t, "grads.h0", &dh0, &f.grad_h0);
     FixtureCheck { tensors: t }
 }

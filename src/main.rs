@@ -148,15 +148,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
                 continue;
             }
         };
-        let result = match rnnbook::check::check_fixture(&fixture) {
-            Ok(r) => r,
-            Err(e) => {
-                flush_stdout(&mut out);
-                eprintln!("error: {}: {e}", path.display());
-                worst = worst.max(2);
-                continue;
-            }
-        };
+        let result = rnnbook::check::check_fixture(&fixture);
         let verdict = if result.passed() { "ok" } else { "FAILED" };
         writeln!(
             out,

@@ -1,0 +1,509 @@
+//! The GRU cell, both variants, forward and backward, in PyTorch's layout.
+//!
+//! With `a_i = x_t W_ihᵀ + b_ih` and `a_h = h_{t-1} W_hhᵀ + b_hh` (both `[B, 3H]`, blocks r, z, n):
+//!
+//! ```text
+//! r = σ(a_i[r] + a_h[r])        z = σ(a_i[z] + a_h[z])
+//! reset-after  (nn.GRU):  n = tanh(a_i[n] + r ⊙ (h_{t-1} W_hnᵀ + b_hn))
+//! reset-before (Cho):     n = tanh(a_i[n] + (r ⊙ h_{t-1}) W_hnᵀ + b_hn)
+//! h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+//! ```
+
+use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
+use ch00_foundations::notation::{GRU_GATES, GRU_N, GRU_R, GRU_Z, gate_rows};
+use ch00_foundations::rng::init_uniform_pytorch;
+use ch01_rnn::params::Tensors;
+use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
+use rand::Rng;
+
+/// The parameters of one GRU layer, as `nn.GRU`: three gates stacked along the rows (r, z, n).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GruParams {
+    /// `W_ih`: `[3H, I]`.
+    pub weight_ih: Array2<f64>,
+    /// `W_hh`: `[3H, H]`.
+    pub weight_hh: Array2<f64>,
+    /// `b_ih`: `[3H]`.
+    pub bias_ih: Array1<f64>,
+    /// `b_hh`: `[3H]`.
+    pub bias_hh: Array1<f64>,
+}
+
+impl GruParams {
+    /// PyTorch's initialisation: every entry from `U(-1/√H, 1/√H)`.
+    pub fn init<R: Rng + ?Sized>(input_size: usize, hidden_size: usize, rng: &mut R) -> Self {
+        let (g, h) = (GRU_GATES * hidden_size, hidden_size);
+        GruParams {
+            weight_ih: init_uniform_pytorch((g, input_size), h, rng),
+            weight_hh: init_uniform_pytorch((g, h), h, rng),
+            bias_ih: init_uniform_pytorch(g, h, rng),
+            bias_hh: init_uniform_pytorch(g, h, rng),
+        }
+    }
+
+    /// `H`.
+    pub fn hidden_size(&self) -> usize {
+        self.weight_hh.ncols()
+    }
+
+    /// Number of scalars: `3(IH + H² + 2H)`.
+    pub fn num_scalars(&self) -> usize {
+        self.weight_ih.len() + self.weight_hh.len() + self.bias_ih.len() + self.bias_hh.len()
+    }
+}
+
+/// Gradients of [`GruParams`], field by field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GruGrads {
+    /// `dL/dW_ih`: `[3H, I]`.
+    pub dweight_ih: Array2<f64>,
+    /// `dL/dW_hh`: `[3H, H]`.
+    pub dweight_hh: Array2<f64>,
+    /// `dL/db_ih`: `[3H]`.
+    pub dbias_ih: Array1<f64>,
+    /// `dL/db_hh`: `[3H]`.
+    pub dbias_hh: Array1<f64>,
+}
+
+macro_rules! four_tensors {
+    ($ty:ty, $a:ident, $b:ident, $c:ident, $d:ident) => {
+        impl Tensors for $ty {
+            fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
+                vec![
+                    (stringify!($a), self.$a.view().into_dyn()),
+                    (stringify!($b), self.$b.view().into_dyn()),
+                    (stringify!($c), self.$c.view().into_dyn()),
+                    (stringify!($d), self.$d.view().into_dyn()),
+                ]
+            }
+
+            fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
+                vec![
+                    (stringify!($a), self.$a.view_mut().into_dyn()),
+                    (stringify!($b), self.$b.view_mut().into_dyn()),
+                    (stringify!($c), self.$c.view_mut().into_dyn()),
+                    (stringify!($d), self.$d.view_mut().into_dyn()),
+                ]
+            }
+        }
+    };
+}
+four_tensors!(GruParams, weight_ih, weight_hh, bias_ih, bias_hh);
+four_tensors!(GruGrads, dweight_ih, dweight_hh, dbias_ih, dbias_hh);
+
+/// Which GRU: where the reset gate acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GruVariant {
+    /// `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`: `torch.nn.GRU`, cuDNN.
+    ResetAfter,
+    /// `n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)`: Cho et al. (2014).
+    ResetBefore,
+}
+
+/// What one step's backward needs.
+#[derive(Debug, Clone)]
+pub struct GruStepCache {
+    x_t: Array2<f64>,
+    h_prev: Array2<f64>,
+    /// Gate activations `[B, 3H]`, blocks r, z, n.
+    gates: Array2<f64>,
+    /// Reset-after: `h_{t-1} W_hnᵀ + b_hn`. Reset-before: `r ⊙ h_{t-1}`. `[B, H]`.
+    hn_input: Array2<f64>,
+}
+
+// ANCHOR: step
+/// One GRU step of either variant. Shapes: `x_t: [B, I]`, `h_prev: [B, H]` → `h_t: [B, H]`.
+fn gru_step(
+    p: &GruParams,
+    v: GruVariant,
+    x_t: ArrayView2<f64>,
+    h_prev: &Array2<f64>,
+) -> (Array2<f64>, GruStepCache) {
+    let hs = p.hidden_size();
+    let (rz, n) = (0..2 * hs, gate_rows(GRU_N, hs));
+    let a_i = x_t.dot(&p.weight_ih.t()) + &p.bias_ih; // [B, 3H]
+    let w_hn = p.weight_hh.slice(s![n.clone(), ..]);
+    let mut gates = a_i.clone();
+    // r and z: the previous state enters the same way in both variants
+    gates
+        .slice_mut(s![.., rz.clone()])
+        .scaled_add(1.0, &h_prev.dot(&p.weight_hh.slice(s![rz.clone(), ..]).t()));
+    gates
+        .slice_mut(s![.., rz.clone()])
+        .scaled_add(1.0, &p.bias_hh.slice(s![rz]));
+    gates.slice_mut(s![.., 0..2 * hs]).mapv_inplace(sigmoid);
+    let r = gates.slice(s![.., gate_rows(GRU_R, hs)]).to_owned();
+    let hn_input = match v {
+        GruVariant::ResetAfter => h_prev.dot(&w_hn.t()) + p.bias_hh.slice(s![n.clone()]), // W_hn h + b_hn
+        GruVariant::ResetBefore => &r * h_prev,                                           // r ⊙ h
+    };
+    let n_pre = match v {
+        GruVariant::ResetAfter => &a_i.slice(s![.., n.clone()]) + &(&r * &hn_input),
+        GruVariant::ResetBefore => {
+            &a_i.slice(s![.., n.clone()])
+                + &hn_input.dot(&w_hn.t())
+                + p.bias_hh.slice(s![n.clone()])
+        }
+    };
+    gates.slice_mut(s![.., n]).assign(&n_pre.mapv(f64::tanh));
+    let z = gates.slice(s![.., gate_rows(GRU_Z, hs)]);
+    let n_t = gates.slice(s![.., gate_rows(GRU_N, hs)]);
+    let h = &(1.0 - &z) * &n_t + &z * h_prev; // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+    let cache = GruStepCache {
+        x_t: x_t.to_owned(),
+        h_prev: h_prev.clone(),
+        gates: gates.clone(),
+        hn_input,
+    };
+    (h, cache)
+}
+// ANCHOR_END: step
+
+// ANCHOR: step_backward
+/// One GRU step backward, either variant: adds into `g`, returns `(dx_t, dh_prev)`.
+fn gru_step_backward(
+    p: &GruParams,
+    v: GruVariant,
+    k: &GruStepCache,
+    dh: &Array2<f64>,
+    g: &mut GruGrads,
+) -> (Array2<f64>, Array2<f64>) {
+    let hs = p.hidden_size();
+    let gate = |q| k.gates.slice(s![.., gate_rows(q, hs)]);
+    let (r, z, n) = (gate(GRU_R), gate(GRU_Z), gate(GRU_N));
+    let n_rows = gate_rows(GRU_N, hs);
+    let w_hn = p.weight_hh.slice(s![n_rows.clone(), ..]);
+    // BEGIN SOLUTION
+    let mut dh_prev = dh * &z; //                            through z ⊙ h_{t-1}
+    let dz = dh * &(&k.h_prev - &n); //                      h_t = n + z ⊙ (h_{t-1} − n)
+    let dan = &(dh * &(1.0 - &z)) * &n.mapv(dtanh_from_output); // at n's pre-activation
+    let dr = match v {
+        GruVariant::ResetAfter => &dan * &k.hn_input, //     n_pre ∋ r ⊙ (W_hn h + b_hn)
+        GruVariant::ResetBefore => &dan.dot(&w_hn) * &k.h_prev, // n_pre ∋ (r ⊙ h) W_hnᵀ
+    };
+    let mut da_i = Array2::zeros(k.gates.raw_dim()); // gradient at a_i = x W_ihᵀ + b_ih
+    da_i.slice_mut(s![.., gate_rows(GRU_R, hs)])
+        .assign(&(&dr * &r.mapv(dsigmoid_from_output)));
+    da_i.slice_mut(s![.., gate_rows(GRU_Z, hs)])
+        .assign(&(&dz * &z.mapv(dsigmoid_from_output)));
+    da_i.slice_mut(s![.., n_rows.clone()]).assign(&dan);
+    g.dweight_ih += &da_i.t().dot(&k.x_t);
+    g.dbias_ih += &da_i.sum_axis(Axis(0));
+    // The r and z rows of the hidden side get the same gradient as the input side.
+    let da_rz = da_i.slice(s![.., 0..2 * hs]);
+    g.dweight_hh
+        .slice_mut(s![0..2 * hs, ..])
+        .scaled_add(1.0, &da_rz.t().dot(&k.h_prev));
+    g.dbias_hh
+        .slice_mut(s![0..2 * hs])
+        .scaled_add(1.0, &da_rz.sum_axis(Axis(0)));
+    dh_prev += &da_rz.dot(&p.weight_hh.slice(s![0..2 * hs, ..]));
+    // The n rows of the hidden side differ by variant.
+    let da_hn = match v {
+        GruVariant::ResetAfter => &dan * &r,    //      at W_hn h + b_hn
+        GruVariant::ResetBefore => dan.clone(), //  at (r ⊙ h) W_hnᵀ + b_hn
+    };
+    g.dweight_hh
+        .slice_mut(s![n_rows.clone(), ..])
+        .scaled_add(1.0, &da_hn.t().dot(k.hn_input_or_h(v)));
+    g.dbias_hh
+        .slice_mut(s![n_rows])
+        .scaled_add(1.0, &da_hn.sum_axis(Axis(0)));
+    let d_hn_in = da_hn.dot(&w_hn); // gradient at W_hn's input: h (after) or r ⊙ h (before)
+    match v {
+        GruVariant::ResetAfter => dh_prev += &d_hn_in,
+        GruVariant::ResetBefore => dh_prev += &(&d_hn_in * &r),
+    }
+    (da_i.dot(&p.weight_ih), dh_prev)
+    // END SOLUTION
+}
+// ANCHOR_END: step_backward
+
+impl GruStepCache {
+    /// The input of `W_hn`: `h_{t-1}` (reset-after) or `r ⊙ h_{t-1}` (reset-before).
+    fn hn_input_or_h(&self, v: GruVariant) -> &Array2<f64> {
+        match v {
+            GruVariant::ResetAfter => &self.h_prev,
+            GruVariant::ResetBefore => &self.hn_input,
+        }
+    }
+}
+
+macro_rules! gru_cell {
+    ($name:ident, $variant:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name;
+
+        impl Cell for $name {
+            type Params = GruParams;
+            type Grads = GruGrads;
+            type State = Array2<f64>;
+            type StepCache = GruStepCache;
+
+            fn zero_grads(p: &GruParams) -> GruGrads {
+                GruGrads {
+                    dweight_ih: Array2::zeros(p.weight_ih.raw_dim()),
+                    dweight_hh: Array2::zeros(p.weight_hh.raw_dim()),
+                    dbias_ih: Array1::zeros(p.bias_ih.raw_dim()),
+                    dbias_hh: Array1::zeros(p.bias_hh.raw_dim()),
+                }
+            }
+
+            fn h(state: &Array2<f64>) -> &Array2<f64> {
+                state
+            }
+
+            fn h_mut(state: &mut Array2<f64>) -> &mut Array2<f64> {
+                state
+            }
+
+            fn step(
+                p: &GruParams,
+                x_t: ArrayView2<f64>,
+                h: &Array2<f64>,
+            ) -> (Array2<f64>, GruStepCache) {
+                gru_step(p, $variant, x_t, h)
+            }
+
+            fn step_backward(
+                p: &GruParams,
+                k: &GruStepCache,
+                dh: &Array2<f64>,
+                g: &mut GruGrads,
+            ) -> (Array2<f64>, Array2<f64>) {
+                gru_step_backward(p, $variant, k, dh, g)
+            }
+        }
+    };
+}
+gru_cell!(
+    Gru,
+    GruVariant::ResetAfter,
+    "The reset-after GRU (`torch.nn.GRU`, cuDNN) as a chapter-2 [`Cell`]."
+);
+gru_cell!(
+    GruCho,
+    GruVariant::ResetBefore,
+    "The reset-before GRU (Cho et al. 2014) as a chapter-2 [`Cell`]."
+);
+
+/// Either GRU over a sequence. Shapes: `x: [T, B, I]`, `h0: [B, H]` →
+/// `(y: [T, B, H], h_n: [B, H], caches)`.
+pub fn forward(
+    p: &GruParams,
+    v: GruVariant,
+    x: ArrayView3<f64>,
+    h0: &Array2<f64>,
+) -> (Array3<f64>, Array2<f64>, Vec<GruStepCache>) {
+    assert_eq!(
+        x.dim().2,
+        p.weight_ih.ncols(),
+        "x is [T, B, I] but weight_ih expects I = {}",
+        p.weight_ih.ncols()
+    );
+    match v {
+        GruVariant::ResetAfter => forward_seq::<Gru>(p, x, h0),
+        GruVariant::ResetBefore => forward_seq::<GruCho>(p, x, h0),
+    }
+}
+
+/// BPTT through either GRU. Shapes: `dy: [T, B, H]`, `dh_n: [B, H]` →
+/// `(grads, dx: [T, B, I], dh0: [B, H])`.
+pub fn backward(
+    p: &GruParams,
+    v: GruVariant,
+    caches: &[GruStepCache],
+    dy: ArrayView3<f64>,
+    dh_n: &Array2<f64>,
+) -> (GruGrads, Array3<f64>, Array2<f64>) {
+    match v {
+        GruVariant::ResetAfter => backward_seq::<Gru>(p, caches, dy, dh_n),
+        GruVariant::ResetBefore => backward_seq::<GruCho>(p, caches, dy, dh_n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ch00_foundations::gradcheck::assert_gradient;
+    use ch00_foundations::rng::{seeded_rng, uniform_array};
+    use ch00_foundations::tolerance::assert_arrays_close;
+
+    const BOTH: [GruVariant; 2] = [GruVariant::ResetAfter, GruVariant::ResetBefore];
+
+    struct Case {
+        p: GruParams,
+        x: Array3<f64>,
+        h0: Array2<f64>,
+        gy: Array3<f64>,
+        gh: Array2<f64>,
+    }
+
+    fn case(seed: u64, (t, b, i, h): (usize, usize, usize, usize), scale: f64) -> Case {
+        let mut rng = seeded_rng(seed);
+        let mut p = GruParams::init(i, h, &mut rng);
+        p.weight_ih *= scale;
+        p.weight_hh *= scale;
+        Case {
+            p,
+            x: uniform_array((t, b, i), -1.0, 1.0, &mut rng),
+            h0: uniform_array((b, h), -0.8, 0.8, &mut rng),
+            gy: uniform_array((t, b, h), -1.0, 1.0, &mut rng),
+            gh: uniform_array((b, h), -1.0, 1.0, &mut rng),
+        }
+    }
+
+    fn probe(p: &GruParams, v: GruVariant, x: &Array3<f64>, h0: &Array2<f64>, c: &Case) -> f64 {
+        let (y, h_n, _) = forward(p, v, x.view(), h0);
+        (&y * &c.gy).sum() + (&h_n * &c.gh).sum()
+    }
+
+    fn check_all(c: &Case, v: GruVariant) {
+        let (_, _, caches) = forward(&c.p, v, c.x.view(), &c.h0);
+        let (g, dx, dh0) = backward(&c.p, v, &caches, c.gy.view(), &c.gh);
+        let (p, x, h0) = (&c.p, &c.x, &c.h0);
+        assert_gradient("weight_ih", &p.weight_ih, &g.dweight_ih, |w| {
+            probe(
+                &GruParams {
+                    weight_ih: w.clone(),
+                    ..p.clone()
+                },
+                v,
+                x,
+                h0,
+                c,
+            )
+        });
+        assert_gradient("weight_hh", &p.weight_hh, &g.dweight_hh, |w| {
+            probe(
+                &GruParams {
+                    weight_hh: w.clone(),
+                    ..p.clone()
+                },
+                v,
+                x,
+                h0,
+                c,
+            )
+        });
+        assert_gradient("bias_ih", &p.bias_ih, &g.dbias_ih, |b| {
+            probe(
+                &GruParams {
+                    bias_ih: b.clone(),
+                    ..p.clone()
+                },
+                v,
+                x,
+                h0,
+                c,
+            )
+        });
+        assert_gradient("bias_hh", &p.bias_hh, &g.dbias_hh, |b| {
+            probe(
+                &GruParams {
+                    bias_hh: b.clone(),
+                    ..p.clone()
+                },
+                v,
+                x,
+                h0,
+                c,
+            )
+        });
+        assert_gradient("x", x, &dx, |x| probe(p, v, x, h0, c));
+        assert_gradient("h0", h0, &dh0, |h| probe(p, v, x, h, c));
+    }
+
+    #[test]
+    fn every_gradient_of_both_variants_passes_the_check() {
+        for v in BOTH {
+            check_all(&case(60, (5, 3, 4, 3), 1.0), v);
+            check_all(&case(61, (1, 1, 1, 1), 1.0), v);
+            check_all(&case(62, (3, 2, 2, 5), 4.0), v);
+            check_all(&case(63, (25, 2, 3, 4), 1.0), v);
+        }
+    }
+
+    /// Forcing r ≡ 1 and z ≡ 0 (σ(±1000) is exactly 1 or 0 in f64) turns either GRU into chapter
+    /// 1's RNN with the n rows as its weights; the gradients of those rows are chapter 2's.
+    #[test]
+    fn with_r_1_and_z_0_a_gru_is_the_vanilla_rnn() {
+        let c = case(64, (6, 2, 3, 4), 1.0);
+        let h = 4;
+        let mut p = c.p.clone();
+        p.bias_ih.slice_mut(s![gate_rows(GRU_R, h)]).fill(1000.0);
+        p.bias_ih.slice_mut(s![gate_rows(GRU_Z, h)]).fill(-1000.0);
+        let n = gate_rows(GRU_N, h);
+        let rnn = ch01_rnn::cell::RnnParams {
+            weight_ih: p.weight_ih.slice(s![n.clone(), ..]).to_owned(),
+            weight_hh: p.weight_hh.slice(s![n.clone(), ..]).to_owned(),
+            bias_ih: p.bias_ih.slice(s![n.clone()]).to_owned(),
+            bias_hh: p.bias_hh.slice(s![n.clone()]).to_owned(),
+        };
+        let (y_rnn, _, cache) = ch01_rnn::cell::forward(&rnn, c.x.view(), c.h0.view());
+        let (g_rnn, dx_rnn, dh0_rnn) = ch02_bptt::backward(&rnn, &cache, c.gy.view(), c.gh.view());
+        for v in BOTH {
+            let (y, _, caches) = forward(&p, v, c.x.view(), &c.h0);
+            // Same function; only the order of floating-point additions differs.
+            assert_arrays_close("y", &y, &y_rnn, 1e-14, 1e-14);
+            let (g, dx, dh0) = backward(&p, v, &caches, c.gy.view(), &c.gh);
+            assert_arrays_close(
+                "dweight_ih[n]",
+                &g.dweight_ih.slice(s![n.clone(), ..]),
+                &g_rnn.dweight_ih,
+                1e-13,
+                1e-13,
+            );
+            assert_arrays_close(
+                "dweight_hh[n]",
+                &g.dweight_hh.slice(s![n.clone(), ..]),
+                &g_rnn.dweight_hh,
+                1e-13,
+                1e-13,
+            );
+            assert_arrays_close(
+                "dbias_hh[n]",
+                &g.dbias_hh.slice(s![n.clone()]),
+                &g_rnn.dbias_hh,
+                1e-13,
+                1e-13,
+            );
+            assert_arrays_close("dx", &dx, &dx_rnn, 1e-13, 1e-13);
+            assert_arrays_close("dh0", &dh0, &dh0_rnn, 1e-13, 1e-13);
+            // Saturated gates pass no gradient to their own rows.
+            assert!(
+                g.dweight_ih
+                    .slice(s![0..2 * h, ..])
+                    .iter()
+                    .all(|&d| d == 0.0)
+            );
+        }
+    }
+
+    /// The two variants are the same function when the previous state is zero (r then
+    /// multiplies a zero either way; b_hn is outside r only in reset-before — so also zero b_hn).
+    #[test]
+    fn the_variants_agree_from_a_zero_state_with_zero_b_hn_and_differ_otherwise() {
+        let c = case(65, (1, 2, 3, 4), 1.0);
+        let mut p = c.p.clone();
+        p.bias_hh.slice_mut(s![gate_rows(GRU_N, 4)]).fill(0.0);
+        let zero = Array2::zeros((2, 4));
+        let (ya, _, _) = forward(&p, GruVariant::ResetAfter, c.x.view(), &zero);
+        let (yb, _, _) = forward(&p, GruVariant::ResetBefore, c.x.view(), &zero);
+        assert_eq!(ya, yb);
+        let (ya, _, _) = forward(&c.p, GruVariant::ResetAfter, c.x.view(), &c.h0);
+        let (yb, _, _) = forward(&c.p, GruVariant::ResetBefore, c.x.view(), &c.h0);
+        let diff = (&ya - &yb).mapv(f64::abs).fold(0.0f64, |m, &d| m.max(d));
+        assert!(
+            diff > 1e-3,
+            "the variants should differ from a non-zero state, max |Δy| = {diff}"
+        );
+    }
+
+    #[test]
+    fn pytorch_counts_3_times_ih_plus_hh_plus_two_biases() {
+        let p = GruParams::init(7, 5, &mut seeded_rng(0));
+        assert_eq!(p.num_scalars(), 3 * (7 * 5 + 5 * 5 + 2 * 5));
+    }
+}
