@@ -8,6 +8,7 @@ pub mod check;
 pub mod figures;
 pub mod fixture;
 pub mod fsutil;
+pub mod train;
 
 use std::path::PathBuf;
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use rnnbook::train;
 
 /// Recurrent Networks from Scratch, in Rust: build the book and its figures.
 ///
@@ -38,6 +39,96 @@ enum Command {
         #[arg(long, default_value_os_t = rnnbook::default_book_dir())]
         book: PathBuf,
     },
+    /// Train a chapter's model on text the project owns (by default, the book's own chapters).
+    Train {
+        #[command(subcommand)]
+        model: TrainModel,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrainModel {
+    /// Chapter 1's character RNN, with chapter 2's truncated BPTT and Adam and chapter 3's
+    /// clipping by global norm.
+    ///
+    /// Step s trains on window s mod W of the text's B streams; the hidden state is carried from
+    /// window to window and reset at each pass's start. The checkpoint holds everything needed to
+    /// continue: training N steps in one go, or K steps and then `--resume` to N, gives the same
+    /// parameters bit for bit. A NaN or infinity stops training with an error naming the step and
+    /// the tensor, and the last good checkpoint is kept.
+    Rnn(TrainRnnArgs),
+}
+
+#[derive(clap::Args)]
+struct TrainRnnArgs {
+    /// Train on this UTF-8 text file instead of the book's chapters (BOOK/src/*.md, by name).
+    #[arg(long, value_name = "FILE")]
+    text: Option<PathBuf>,
+    /// The book folder whose src/*.md is the default text.
+    #[arg(long, value_name = "BOOK", default_value_os_t = rnnbook::default_book_dir())]
+    book: PathBuf,
+    /// Hidden units H.
+    #[arg(long, value_name = "H", default_value_t = train::DEFAULT_HIDDEN, value_parser = positive_usize)]
+    hidden: usize,
+    /// Truncated-BPTT window: characters per stream per update (the state flows on across
+    /// windows; the gradient stops at each window's start).
+    #[arg(long, value_name = "T", default_value_t = train::DEFAULT_SEQ_LEN, value_parser = positive_usize)]
+    seq_len: usize,
+    /// Streams trained side by side (chapter 1's `streams`).
+    #[arg(long, value_name = "B", default_value_t = train::DEFAULT_BATCH, value_parser = positive_usize)]
+    batch: usize,
+    /// Adam's step size.
+    #[arg(long, default_value_t = train::DEFAULT_LR, value_parser = positive_f64)]
+    lr: f64,
+    /// Clip the global L2 norm of the gradient (of the mean loss per character) to this.
+    #[arg(long, value_name = "NORM", default_value_t = train::DEFAULT_CLIP, value_parser = positive_f64)]
+    clip: f64,
+    /// Train until this many updates in total (a resumed run counts the checkpoint's).
+    #[arg(long, value_name = "N", default_value_t = train::DEFAULT_STEPS)]
+    steps: u64,
+    /// Seed of the initialisation and of the samples.
+    #[arg(long, default_value_t = train::DEFAULT_SEED)]
+    seed: u64,
+    /// Print a sample every N steps (0: only at the end).
+    #[arg(long, value_name = "N", default_value_t = train::DEFAULT_SAMPLE_EVERY)]
+    sample_every: u64,
+    /// Characters per sample.
+    #[arg(long, value_name = "CHARS", default_value_t = train::DEFAULT_SAMPLE_LEN)]
+    sample_len: usize,
+    /// Sampling temperature: below 1 sharper, above 1 flatter.
+    #[arg(long, value_name = "TEMP", default_value_t = train::DEFAULT_TEMPERATURE, value_parser = positive_f64)]
+    temperature: f64,
+    /// The checkpoint file (JSON), written atomically.
+    #[arg(long, value_name = "PATH", default_value_os_t = train::default_checkpoint())]
+    checkpoint: PathBuf,
+    /// Save the checkpoint every N steps as well as at the end (0: only at the end).
+    #[arg(long, value_name = "N", default_value_t = train::DEFAULT_CHECKPOINT_EVERY)]
+    checkpoint_every: u64,
+    /// Continue from the checkpoint; its vocabulary and --hidden, --seq-len, --batch, --seed must
+    /// match (--lr and --clip may change).
+    #[arg(long, conflicts_with = "fresh")]
+    resume: bool,
+    /// Start a new run even if the checkpoint file exists (it is replaced at the first save).
+    #[arg(long)]
+    fresh: bool,
+    /// Write step, loss per character, smoothed loss and gradient norm to this CSV, and a summary
+    /// of the run (command, options, wall time, final loss, a sample) next to it as .json.
+    #[arg(long, value_name = "CSV")]
+    log: Option<PathBuf>,
+}
+
+fn positive_usize(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of at least 1")),
+    }
+}
+
+fn positive_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a positive number")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -61,6 +152,9 @@ fn main() -> ExitCode {
         Some(Command::Build(args)) => build(args),
         Some(Command::Figures { book }) => figures(&book).map(|_| ()),
         Some(Command::Check { files }) => return check(&files),
+        Some(Command::Train {
+            model: TrainModel::Rnn(args),
+        }) => train_rnn(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +219,82 @@ fn build(args: BuildArgs) -> Result<()> {
         report.index_html.display()
     );
     Ok(())
+}
+
+fn train_rnn(args: TrainRnnArgs) -> Result<()> {
+    let opts = train::TrainOptions {
+        text: args.text,
+        book_dir: args.book,
+        hidden: args.hidden,
+        seq_len: args.seq_len,
+        batch: args.batch,
+        lr: args.lr,
+        clip: args.clip,
+        steps: args.steps,
+        seed: args.seed,
+        sample_every: args.sample_every,
+        sample_len: args.sample_len,
+        temperature: args.temperature,
+        checkpoint: args.checkpoint,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+        fresh: args.fresh,
+        log: args.log,
+    };
+    let command = std::iter::once("rnnbook".to_string())
+        .chain(std::env::args().skip(1).map(|a| shell_quote(&a)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let pb = ProgressBar::new(opts.steps);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:16} {pos}/{len} {msg}  {elapsed}, eta {eta}")
+            .expect("template"),
+    );
+    let outcome = train::train(&opts, &command, &pb);
+    pb.finish_and_clear();
+    let outcome = outcome?;
+    let s = &outcome.summary;
+    if outcome.trained {
+        println!(
+            "── final sample (step {}, temperature {}) ──\n{}\n",
+            s.steps, opts.temperature, s.final_sample
+        );
+        eprintln!(
+            "trained steps {}..{} in {:.1} s ({:.1} steps/s; {:.1} s in all); loss per character: \
+             {:.3} smoothed, {:.3} over the whole text; uniform guessing ln V = ln {} = {:.3}",
+            s.start_step,
+            s.steps,
+            s.train_seconds,
+            s.steps_per_second,
+            s.wall_seconds,
+            s.final_smoothed_loss_per_char,
+            s.text_loss_per_char,
+            s.vocab_size,
+            s.ln_vocab_size
+        );
+        eprintln!("checkpoint: {}", opts.checkpoint.display());
+        if let Some(log) = &opts.log {
+            eprintln!(
+                "log: {} (summary {})",
+                log.display(),
+                train::summary_path(log).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `arg` as a POSIX shell word (quoted only when it needs to be).
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
 }
 
 /// Exit codes of `check`: 0 all within tolerance, 1 a tensor out of tolerance, 2 a bad file.

@@ -36,8 +36,8 @@ fn every_committed_fixture_is_well_formed() {
     let all = fixtures("");
     assert_eq!(
         all.len(),
-        20,
-        "expected 5 cases for each of 4 cells: {all:?}"
+        21,
+        "expected 5 cases for each of 4 cells, and lstm_forget_bias: {all:?}"
     );
     for path in &all {
         let f = load(path).unwrap_or_else(|e| panic!("{e}"));

@@ -1,8 +1,329 @@
-//! Chapter 3's figures.
+//! Chapter 3's figures: gradient norms against distance, and the clipping experiment.
 
-use super::Figure;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use plotters::prelude::*;
+
+use super::{BLUE, FONT, Figure, ORANGE, plot_err, svg_document};
+
+/// Okabe–Ito bluish green, the third series colour.
+const GREEN: RGBColor = RGBColor(0, 158, 115);
+const GREY: RGBColor = RGBColor(110, 110, 110);
+
+/// The committed data of the clipping experiment, relative to the repository root.
+pub const EXPERIMENT_CSV: &str = "chapters/ch03-clipping/data/clipping_experiment.csv";
 
 /// Chapter 3's figures.
 pub fn figures() -> Vec<Figure> {
-    vec![]
+    vec![
+        Figure {
+            file: "ch03-gradient-norms.svg",
+            draw: gradient_norms,
+        },
+        Figure {
+            file: "ch03-clipping-experiment.svg",
+            draw: clipping_experiment,
+        },
+    ]
+}
+
+fn rho_colour(rho: f64) -> RGBColor {
+    if rho < 0.95 {
+        BLUE
+    } else if rho < 1.05 {
+        GREEN
+    } else {
+        ORANGE
+    }
+}
+
+/// Chapter 3 (a): `‖∂L/∂h_t‖` against the distance `T − t`, three spectral radii, two regimes.
+fn gradient_norms() -> Result<String> {
+    use ch03_clipping::dynamics::{FIGURE_SEQ_LEN, Regime, figure_curves};
+
+    // The y axis is log10 of the norm on a linear scale, so every label can be placed exactly.
+    let curves = figure_curves();
+    let all = curves.iter().flat_map(|c| c.norms.iter().copied());
+    let (lo, hi) = all.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !(lo > 0.0 && hi.is_finite()) {
+        bail!("gradient norms out of range: {lo} … {hi}");
+    }
+    let (y_min, y_max) = (lo.log10().floor() - 1.0, hi.log10().ceil() + 1.0);
+
+    svg_document(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Gradient norm ‖∂L/∂h_t‖ against distance T − t, for spectral radius ρ of W_hh",
+                (FONT, 19),
+            )
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..FIGURE_SEQ_LEN as f64, y_min..y_max)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("distance k = T − t (steps back from the loss)")
+            .y_desc("‖∂L/∂h_t‖ (log scale)")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_labels((y_max - y_min) as usize + 1)
+            .y_label_formatter(&|v| {
+                let e = v.round() as i32;
+                if e % 4 == 0 && (v - v.round()).abs() < 1e-9 {
+                    format!("1e{e}")
+                } else {
+                    String::new()
+                }
+            })
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_err)?;
+        for c in &curves {
+            let colour = rho_colour(c.rho);
+            let points: Vec<(f64, f64)> = c
+                .norms
+                .iter()
+                .enumerate()
+                .map(|(k, &n)| (k as f64, n.log10()))
+                .collect();
+            let style = colour.stroke_width(2);
+            match c.regime {
+                Regime::Linear => chart
+                    .draw_series(LineSeries::new(points, style))
+                    .map_err(plot_err)?
+                    .label(format!("ρ = {}, tanh nearly linear", c.rho))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style)),
+                Regime::Saturated => chart
+                    .draw_series(DashedLineSeries::new(points, 7, 5, style))
+                    .map_err(plot_err)?
+                    .label(format!("ρ = {}, tanh saturated", c.rho))
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(0, 0), (9, 0)], style)
+                            + PathElement::new(vec![(15, 0), (24, 0)], style)
+                    }),
+            };
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// One row of the experiment's CSV: step, then the four columns (`None` once a run stopped).
+type ExperimentRow = (usize, [Option<f64>; 4]);
+
+const EXPERIMENT_HEADER: &str =
+    "step,loss_unclipped,loss_clipped,grad_norm_unclipped,grad_norm_clipped";
+
+/// Reads the committed CSV (written by chapter 3's `clipping_experiment` example).
+fn read_experiment(path: &Path) -> Result<Vec<ExperimentRow>> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {} (make it with `cargo run --release -p ch03-clipping --example \
+             clipping_experiment`)",
+            path.display()
+        )
+    })?;
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some(EXPERIMENT_HEADER) {
+        bail!("{}: line 1 must be `{EXPERIMENT_HEADER}`", path.display());
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let at = || format!("{} line {}", path.display(), i + 2);
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != 5 {
+            bail!("{}: expected 5 fields, found {}", at(), fields.len());
+        }
+        let step = fields[0]
+            .parse()
+            .with_context(|| format!("{}: bad step `{}`", at(), fields[0]))?;
+        let mut values = [None; 4];
+        for (v, f) in values.iter_mut().zip(&fields[1..]) {
+            if !f.is_empty() {
+                *v = Some(
+                    f.parse()
+                        .with_context(|| format!("{}: bad number `{f}`", at()))?,
+                );
+            }
+        }
+        rows.push((step, values));
+    }
+    if rows.is_empty() {
+        bail!("{}: no data rows", path.display());
+    }
+    Ok(rows)
+}
+
+/// The finite points of one column, up to where the run stopped.
+fn column(rows: &[ExperimentRow], j: usize) -> Vec<(f64, f64)> {
+    rows.iter()
+        .map_while(|(s, v)| v[j].map(|y| (*s as f64, y)))
+        .filter(|(_, y)| y.is_finite() && *y > 0.0)
+        .collect()
+}
+
+/// Chapter 3 (b): loss and gradient norm of the unclipped and the clipped run.
+fn clipping_experiment() -> Result<String> {
+    let path = crate::repo_root().join(EXPERIMENT_CSV);
+    let rows = read_experiment(&path)?;
+    let steps = rows.last().map_or(1, |r| r.0 + 1) as f64;
+    let (loss_u, loss_c, norm_u, norm_c) = (
+        column(&rows, 0),
+        column(&rows, 1),
+        column(&rows, 2),
+        column(&rows, 3),
+    );
+    let range = |cols: [&Vec<(f64, f64)>; 2]| {
+        let ys = cols.iter().flat_map(|c| c.iter().map(|p| p.1));
+        let (lo, hi) = ys.fold((f64::INFINITY, 0.0f64), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+        (
+            10f64.powf(lo.log10().floor()),
+            10f64.powf(hi.log10().ceil()),
+        )
+    };
+    let (loss_lo, loss_hi) = range([&loss_u, &loss_c]);
+    let (norm_lo, norm_hi) = range([&norm_u, &norm_c]);
+
+    svg_document(|root| {
+        let (top, bottom) = root.split_vertically(230);
+        let panels = [
+            (
+                top,
+                "Loss per character (log scale)",
+                (loss_lo, loss_hi),
+                [&loss_u, &loss_c],
+            ),
+            (
+                bottom,
+                "Gradient norm before clipping (log scale)",
+                (norm_lo, norm_hi),
+                [&norm_u, &norm_c],
+            ),
+        ];
+        for (i, (area, y_desc, (lo, hi), [unclipped, clipped])) in panels.into_iter().enumerate() {
+            let mut builder = ChartBuilder::on(&area);
+            builder
+                .margin(10)
+                .x_label_area_size(if i == 1 { 44 } else { 8 })
+                .y_label_area_size(72);
+            if i == 0 {
+                builder.caption(
+                    "Plain SGD (lr 1) on the delayed echo: unclipped vs clipped to norm 1",
+                    (FONT, 19),
+                );
+            }
+            let mut chart = builder
+                .build_cartesian_2d(0.0..steps, (lo..hi).log_scale())
+                .map_err(plot_err)?;
+            let mut mesh = chart.configure_mesh();
+            mesh.y_desc(y_desc)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.0e}"))
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 14))
+                .light_line_style(WHITE.mix(0.0));
+            if i == 1 {
+                mesh.x_desc("training step");
+            } else {
+                mesh.x_label_formatter(&|_| String::new());
+            }
+            mesh.draw().map_err(plot_err)?;
+            for (data, colour, name) in [
+                (unclipped, ORANGE, "unclipped"),
+                (clipped, BLUE, "clipped by global norm"),
+            ] {
+                let drawn = chart
+                    .draw_series(LineSeries::new(
+                        data.iter().copied(),
+                        colour.stroke_width(1),
+                    ))
+                    .map_err(plot_err)?;
+                if i == 0 {
+                    // One legend for both panels: the colours mean the same in each.
+                    drawn.label(name).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2))
+                    });
+                }
+            }
+            let (level, text) = if i == 0 {
+                (
+                    5.0 / 6.0 * 8f64.ln(),
+                    "1.733: blanks right, no memory".to_string(),
+                )
+            } else {
+                (1.0, "threshold max_norm = 1".to_string())
+            };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(0.0, level), (steps, level)],
+                    6,
+                    4,
+                    GREY.stroke_width(1),
+                ))
+                .map_err(plot_err)?
+                .label(text)
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREY.stroke_width(1)));
+            chart
+                .configure_series_labels()
+                .position(if i == 0 {
+                    SeriesLabelPosition::LowerLeft
+                } else {
+                    SeriesLabelPosition::UpperLeft
+                })
+                .label_font((FONT, 13))
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.3))
+                .draw()
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_figures_draw() {
+        for fig in figures() {
+            let svg = (fig.draw)().unwrap_or_else(|e| panic!("{}: {e:#}", fig.file));
+            assert!(
+                svg.starts_with("<svg") && svg.contains("<polyline"),
+                "{}",
+                fig.file
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_experiment_file_is_named() {
+        let e = read_experiment(Path::new("/nonexistent/clipping_experiment.csv")).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("clipping_experiment.csv") && msg.contains("--example"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn the_committed_experiment_parses() {
+        let rows = read_experiment(&crate::repo_root().join(EXPERIMENT_CSV)).unwrap();
+        assert!(rows.len() > 100);
+        assert_eq!(rows[0].0, 0);
+        assert!(column(&rows, 1).len() == rows.len());
+    }
 }

@@ -23,6 +23,8 @@ mod ch00;
 mod ch01;
 mod ch02;
 mod ch03;
+mod ch04;
+mod ch05;
 
 /// Every figure of the book, in chapter order. Each chapter's figures live in `chNN.rs`.
 pub fn all() -> Vec<Figure> {
@@ -31,6 +33,8 @@ pub fn all() -> Vec<Figure> {
         ch01::figures(),
         ch02::figures(),
         ch03::figures(),
+        ch04::figures(),
+        ch05::figures(),
     ]
     .into_iter()
     .flatten()

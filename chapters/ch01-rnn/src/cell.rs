@@ -101,11 +101,13 @@ impl Tensors for RnnParams {
 ///
 /// Shapes: `x_t: [B, I]`, `h_prev: [B, H]` → `h_t: [B, H]`.
 pub fn cell_forward(p: &RnnParams, x_t: ArrayView2<f64>, h_prev: ArrayView2<f64>) -> Array2<f64> {
+    // BEGIN SOLUTION
     let mut a = x_t.dot(&p.weight_ih.t()) + &p.bias_ih; // x_t W_ihᵀ + b_ih
     a += &h_prev.dot(&p.weight_hh.t()); //                 + h_{t-1} W_hhᵀ
     a += &p.bias_hh; //                                    + b_hh
     a.mapv_inplace(f64::tanh);
     a
+    // END SOLUTION
 }
 // ANCHOR_END: cell_forward
 

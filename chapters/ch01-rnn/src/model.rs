@@ -45,6 +45,7 @@ impl OutputLayer {
         }
     }
 
+    // ANCHOR: output_forward
     /// `logits = y W_hyᵀ + b_y`, step by step.
     ///
     /// Shapes: `y: [T, B, H]` → `[T, B, V]`.
@@ -56,6 +57,7 @@ impl OutputLayer {
             .into_shape_with_order((t, b, self.bias_y.len()))
             .expect("[T·B, V] → [T, B, V]")
     }
+    // ANCHOR_END: output_forward
 }
 
 impl Tensors for OutputLayer {

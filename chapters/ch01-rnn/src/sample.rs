@@ -19,6 +19,7 @@ pub fn sample_index<R: Rng + ?Sized>(
     temperature: f64,
     rng: &mut R,
 ) -> usize {
+    // BEGIN SOLUTION
     assert!(
         temperature.is_finite() && temperature > 0.0,
         "temperature must be positive, got {temperature}"
@@ -33,6 +34,7 @@ pub fn sample_index<R: Rng + ?Sized>(
         u -= w;
     }
     weights.len() - 1 // only reached through rounding in the subtraction
+    // END SOLUTION
 }
 // ANCHOR_END: sample_index
 
@@ -49,6 +51,10 @@ pub fn sample<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Vec<usize> {
     let v = model.vocab_size();
+    assert!(
+        start < v,
+        "sample: start index {start} is not below V = {v}"
+    );
     let mut h = h0;
     let mut current = start;
     let mut out = Vec::with_capacity(n);

@@ -91,8 +91,8 @@ pub fn backward(
     let mut dx = Array3::zeros(cache.x.raw_dim());
     let mut dh_next = dh_n.to_owned(); // gradient reaching h_t from step t + 1
     for t in (0..seq_len).rev() {
-        let h_t = cache.h.index_axis(Axis(0), t);
         // BEGIN SOLUTION
+        let h_t = cache.h.index_axis(Axis(0), t);
         let dh = &dy.index_axis(Axis(0), t) + &dh_next; // both paths into h_t
         let da = &dh * &h_t.mapv(dtanh_from_output); // through tanh: ⊙ (1 − h_t²)
         grads.dweight_ih += &da.t().dot(&cache.x.index_axis(Axis(0), t)); // da_tᵀ x_t
@@ -258,11 +258,7 @@ mod tests {
     fn the_source_posts_order_of_factors_gives_a_different_gradient() {
         let c = case(15, 2, 1, 2, 3, 1.0);
         let (_, _, cache) = forward(&c.p, c.x.view(), c.h0.view());
-        // Only the last output matters: dy_1 = g, so dh_1 = g, and dh_0 (gradient at h after step 0):
-        let mut dy = Array3::zeros((2, 1, 3));
-        dy.index_axis_mut(Axis(0), 1)
-            .assign(&c.gy.index_axis(Axis(0), 1));
-        let (_, _, _) = backward(&c.p, &cache, dy.view(), Array2::zeros((1, 3)).view());
+        // Only the last output matters: dy_1 = g, so dh_1 = g; we want the gradient at h after step 0.
         let g = c.gy.index_axis(Axis(0), 1).to_owned(); // [1, H]
         let h1 = cache.h.index_axis(Axis(0), 1).to_owned();
         let d1 = h1.mapv(dtanh_from_output);
@@ -291,5 +287,68 @@ mod tests {
             "swapped order error {} should be large",
             err(&swapped)
         );
+    }
+
+    /// The book's small example of the source posts' order of factors (chapter 2, "What the
+    /// source posts got wrong"): H = 2, h_1 = (0, 0.6), so 1 − h_1² = (1, 0.64), and
+    /// W_hh = [[0, 1], [2, 0]], L = h_1 · (1, 1). The gradient at h_0 is W_hhᵀ diag(1 − h_1²) g =
+    /// (1.28, 1); the swapped order diag(1 − h_1²) W_hhᵀ g gives (2, 0.64).
+    #[test]
+    fn the_source_posts_order_of_factors_on_the_books_small_example() {
+        let p = RnnParams {
+            weight_ih: array![[0.0], [2f64.ln()]], // a_1 = (0, ln 2), so h_1 = (0, 3/5)
+            weight_hh: array![[0.0, 1.0], [2.0, 0.0]],
+            bias_ih: array![0.0, 0.0],
+            bias_hh: array![0.0, 0.0],
+        };
+        let x = Array::from_elem((1, 1, 1), 1.0);
+        let h0 = array![[0.0, 0.0]];
+        let g = array![[1.0, 1.0]];
+        let (y, _, cache) = forward(&p, x.view(), h0.view());
+        assert_abs_diff_eq!(y[[0, 0, 0]], 0.0, epsilon = 1e-15);
+        assert_abs_diff_eq!(y[[0, 0, 1]], 0.6, epsilon = 1e-15);
+        let dy = g.clone().into_shape_with_order((1, 1, 2)).unwrap();
+        let (_, _, dh0) = backward(&p, &cache, dy.view(), Array2::zeros((1, 2)).view());
+        // The book's order: W_hhᵀ diag(1 − h_1²) g.
+        assert_abs_diff_eq!(dh0, array![[1.28, 1.0]], epsilon = 1e-12);
+        // The source posts' order: diag(1 − h_1²) W_hhᵀ g (as rows: (g W_hh) ⊙ (1 − h_1²)).
+        let d1 = cache.h.index_axis(Axis(0), 0).mapv(dtanh_from_output);
+        let swapped = &g.dot(&p.weight_hh) * &d1;
+        assert_abs_diff_eq!(swapped, array![[2.0, 0.64]], epsilon = 1e-12);
+        // Central differences side with the book.
+        let numeric = ch00_foundations::gradcheck::numeric_gradient(
+            &h0,
+            1e-6,
+            ch00_foundations::gradcheck::Difference::Central,
+            |h0| probe_loss(&p, &x, h0, &dy, &Array2::zeros((1, 2))),
+        );
+        assert_abs_diff_eq!(numeric, array![[1.28, 1.0]], epsilon = 1e-8);
+    }
+
+    /// The book's T = 1 hand example with the numbers printed in chapter 2.
+    #[test]
+    fn one_unit_one_step_by_hand_in_numbers() {
+        let p = RnnParams {
+            weight_ih: array![[0.5]],
+            weight_hh: array![[-1.0]],
+            bias_ih: array![0.1],
+            bias_hh: array![0.2],
+        };
+        let (_, _, cache) = forward(
+            &p,
+            Array::from_elem((1, 1, 1), 1.0).view(),
+            array![[0.5]].view(),
+        );
+        let (g, dx, dh0) = backward(
+            &p,
+            &cache,
+            Array::from_elem((1, 1, 1), 2.0).view(),
+            Array2::zeros((1, 1)).view(),
+        );
+        assert_abs_diff_eq!(g.dweight_ih[[0, 0]], 1.830_274, epsilon = 5e-7);
+        assert_abs_diff_eq!(g.dweight_hh[[0, 0]], 0.915_137, epsilon = 5e-7);
+        assert_abs_diff_eq!(g.dbias_ih[0], 1.830_274, epsilon = 5e-7);
+        assert_abs_diff_eq!(dx[[0, 0, 0]], 0.915_137, epsilon = 5e-7);
+        assert_abs_diff_eq!(dh0[[0, 0]], -1.830_274, epsilon = 5e-7);
     }
 }

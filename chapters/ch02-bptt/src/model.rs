@@ -118,7 +118,7 @@ pub fn loss_and_grads(
 /// windows in the forward pass, but gradients stop at each window's start.
 ///
 /// Shapes as in [`loss_and_grads`]; returns `(loss, grads, h_n)`. The loss is the same as full
-/// BPTT's; the gradient ignores every path longer than the window it starts in. With `k ≥ T` it
+/// BPTT's; the gradient ignores every path that crosses a window boundary. With `k ≥ T` it
 /// is exactly full BPTT.
 ///
 /// # Panics
@@ -281,5 +281,58 @@ mod tests {
         let mut sum = g1;
         sum.accumulate(&g2);
         assert_eq!(tg, sum);
+    }
+
+    /// The source posts write the step loss as −s^t + log Σ_k e^{s^t_k}, without the target's
+    /// index on the first s^t. Read literally that is a vector with one entry per class; only
+    /// its entry at the target is the loss. Logits (1, 2, 3), target 0 (chapter 2's example).
+    #[test]
+    fn the_step_loss_needs_the_targets_index() {
+        let logits = Array3::from_shape_vec((1, 1, 3), vec![1.0, 2.0, 3.0]).unwrap();
+        let (loss, dlogits) = sequence_loss(logits.view(), ndarray::array![[0usize]].view());
+        let log_sum = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
+        assert!((log_sum - 3.407_606).abs() < 5e-7);
+        let without_index = logits.mapv(|s| -s + log_sum); // one number per class
+        for (k, want) in [2.407_606, 1.407_606, 0.407_606].into_iter().enumerate() {
+            assert!((without_index[[0, 0, k]] - want).abs() < 5e-7, "class {k}");
+        }
+        assert!((loss - without_index[[0, 0, 0]]).abs() < 1e-14);
+        assert!((loss - 2.407_606).abs() < 5e-7);
+        // Its gradient is softmax − onehot at the target.
+        for (k, want) in [-0.909_969_4, 0.244_728_5, 0.665_241_0]
+            .into_iter()
+            .enumerate()
+        {
+            assert!((dlogits[[0, 0, k]] - want).abs() < 5e-7, "class {k}");
+        }
+    }
+
+    /// How much each window length changes the gradient (chapter 2's table): the relative
+    /// difference `‖truncated − full‖ / ‖full‖` of `dweight_hh`, `dweight_ih` and `dweight_hy`
+    /// on the problem of `shorter_windows_keep_the_loss_but_change_the_recurrent_gradient`.
+    #[test]
+    fn truncation_changes_the_input_and_recurrent_gradients_by_these_amounts() {
+        let c = case(22, 12, 2, 5, 4);
+        let (_, full, _, _) = loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
+        let norm = |a: &Array2<f64>| a.mapv(|v| v * v).sum().sqrt();
+        let rel = |a: &Array2<f64>, b: &Array2<f64>| norm(&(a - b)) / norm(b);
+        // (k, dweight_hh, dweight_ih), to 3 digits as printed in the book
+        let table = [
+            (1, 0.166, 0.233),
+            (2, 0.174, 0.252),
+            (3, 0.200, 0.145),
+            (4, 0.090, 0.142),
+            (6, 0.132, 0.078),
+            (12, 0.0, 0.0),
+        ];
+        for (k, hh, ih) in table {
+            let (_, tg, _) =
+                truncated_loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view(), k);
+            let r_hh = rel(&tg.rnn.dweight_hh, &full.rnn.dweight_hh);
+            let r_ih = rel(&tg.rnn.dweight_ih, &full.rnn.dweight_ih);
+            assert!((r_hh - hh).abs() < 5e-4, "k = {k}: dweight_hh {r_hh}");
+            assert!((r_ih - ih).abs() < 5e-4, "k = {k}: dweight_ih {r_ih}");
+            assert!(rel(&tg.out.dweight_hy, &full.out.dweight_hy) < 1e-14);
+        }
     }
 }

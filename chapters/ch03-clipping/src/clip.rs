@@ -38,19 +38,34 @@ fn first_non_finite(grads: &impl Tensors) -> Option<NonFiniteGradient> {
 
 // ANCHOR: global_norm
 /// The L2 norm of all entries of all tensors together: `√(Σ_k ‖g_k‖²)`.
+///
+/// It is computed as `m · √(Σ (g/m)²)` with `m` the largest `|g|`, so no square overflows (an
+/// entry of `1e160` squared is `inf` in `f64`) or underflows to zero. NaN anywhere gives NaN;
+/// an infinite entry gives `inf`.
 pub fn global_norm(grads: &impl Tensors) -> f64 {
-    grads
-        .tensors()
-        .iter()
-        .map(|(_, t)| t.iter().map(|v| v * v).sum::<f64>())
-        .sum::<f64>()
-        .sqrt()
+    // BEGIN SOLUTION
+    let tensors = grads.tensors();
+    let entries = || tensors.iter().flat_map(|(_, t)| t.iter().copied());
+    let largest = entries().fold(0.0f64, |m, v| {
+        if m.is_nan() || v.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v.abs())
+        }
+    });
+    if largest.is_nan() || largest == 0.0 || largest.is_infinite() {
+        return largest;
+    }
+    let scaled_sum: f64 = entries().map(|v| (v / largest).powi(2)).sum(); // each term ≤ 1
+    largest * scaled_sum.sqrt()
+    // END SOLUTION
 }
 // ANCHOR_END: global_norm
 
 // ANCHOR: clip_by_global_norm
 /// If the global norm exceeds `max_norm`, scales every tensor by `max_norm / norm`: the
-/// direction of the whole gradient is kept and only its length is capped.
+/// direction of the whole gradient is kept and only its length is capped. With
+/// `max_norm = f64::INFINITY` it never rescales but still refuses a non-finite gradient.
 ///
 /// # Errors
 /// A NaN or infinite entry, named; the gradient is left untouched.
@@ -61,13 +76,14 @@ pub fn clip_by_global_norm(
     grads: &mut impl Tensors,
     max_norm: f64,
 ) -> Result<ClipReport, NonFiniteGradient> {
+    // BEGIN SOLUTION
     assert!(max_norm > 0.0, "max_norm must be positive, got {max_norm}");
     if let Some(bad) = first_non_finite(grads) {
         return Err(bad);
     }
     let norm = global_norm(grads);
     let scale = if norm > max_norm {
-        max_norm / norm
+        max_norm / norm // g ← g · max_norm / ‖g‖
     } else {
         1.0
     };
@@ -80,6 +96,7 @@ pub fn clip_by_global_norm(
         norm_before: norm,
         scale,
     })
+    // END SOLUTION
 }
 // ANCHOR_END: clip_by_global_norm
 
@@ -161,6 +178,48 @@ mod tests {
     }
 
     #[test]
+    fn global_norm_neither_overflows_nor_underflows() {
+        let mut g = some_grads();
+        let norm = global_norm(&g);
+        for scale in [1e200, 1e-200] {
+            let mut big = g.clone();
+            for (_, mut t) in big.tensors_mut() {
+                t *= scale;
+            }
+            // Squaring 1e200-sized entries gives inf, and 1e-200-sized ones give 0.
+            assert!(
+                (global_norm(&big) / (norm * scale) - 1.0).abs() < 1e-14,
+                "scale {scale}"
+            );
+            let report = clip_by_global_norm(&mut big, norm).unwrap();
+            assert!(report.scale.is_finite() && report.scale > 0.0);
+        }
+        g.rnn.dweight_hh[[1, 1]] = f64::NAN;
+        assert!(global_norm(&g).is_nan());
+        g.rnn.dweight_hh[[1, 1]] = f64::NEG_INFINITY;
+        assert_eq!(global_norm(&g), f64::INFINITY);
+        assert_eq!(
+            global_norm(&ModelGrads::zeros_like(&CharRnn::zeros(3, 2))),
+            0.0
+        );
+    }
+
+    #[test]
+    fn an_infinite_threshold_never_rescales_but_still_refuses_nan() {
+        let before = some_grads();
+        let mut g = before.clone();
+        let report = clip_by_global_norm(&mut g, f64::INFINITY).unwrap();
+        assert_eq!(
+            (report.scale, report.norm_before),
+            (1.0, global_norm(&before))
+        );
+        assert_eq!(g, before);
+        g.out.dbias_y[0] = f64::NAN;
+        let e = clip_by_global_norm(&mut g, f64::INFINITY).unwrap_err();
+        assert_eq!(e.tensor, "dbias_y");
+    }
+
+    #[test]
     fn a_huge_threshold_is_the_identity_on_chapter_2s_gradients() {
         let before = some_grads();
         let mut g = before.clone();
@@ -181,6 +240,19 @@ mod tests {
         assert_eq!(g.rnn.dweight_hh[[0, 0]], 1.0);
         assert_eq!(g.rnn.dweight_hh[[0, 1]], 0.5); // ratio 20:1 became 2:1
         assert!(flat(&g).iter().all(|v| v.abs() <= 1.0));
+    }
+
+    /// One source post writes value clipping as `g_i` if `g_i ≤ v`, else `sign(g_i) · v`: without
+    /// the absolute value, a large negative entry passes unclipped.
+    #[test]
+    fn value_clipping_clamps_large_negative_entries_too() {
+        let mut g = some_grads();
+        g.rnn.dbias_ih[0] = -10.0;
+        g.rnn.dbias_ih[1] = 10.0;
+        let posts_rule = |v: f64, limit: f64| if v <= limit { v } else { v.signum() * limit };
+        assert_eq!(posts_rule(-10.0, 1.0), -10.0); // left as it is
+        clip_by_value(&mut g, 1.0).unwrap();
+        assert_eq!((g.rnn.dbias_ih[0], g.rnn.dbias_ih[1]), (-1.0, 1.0));
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! Chapter 3: exploding and vanishing gradients, and gradient clipping.
 //!
+//! - [`dynamics`]: `‖∂L/∂h_t‖` against the distance `T − t`, measured with chapter 2's backward
+//!   pass, for RNNs whose `W_hh` has a chosen spectral radius, with tanh linear or saturated;
 //! - [`clip`]: clipping by value (element-wise) and by global norm (Pascanu et al., 2013), over
 //!   every tensor of a gradient at once, refusing non-finite gradients.
 
 pub mod clip;
+pub mod dynamics;
+pub mod experiment;
 
 pub use clip::{ClipReport, NonFiniteGradient, clip_by_global_norm, clip_by_value, global_norm};

@@ -231,6 +231,7 @@ impl Cell for Lstm {
     // ANCHOR_END: step_backward
 }
 
+// ANCHOR: sequence
 /// The LSTM over a sequence. Shapes: `x: [T, B, I]`, `s0` = (`h0`, `c0`) each `[B, H]` →
 /// `(y: [T, B, H], (h_n, c_n), caches)`.
 pub fn forward(
@@ -257,6 +258,7 @@ pub fn backward(
 ) -> (LstmGrads, Array3<f64>, LstmState) {
     backward_seq::<Lstm>(p, caches, dy, ds_n)
 }
+// ANCHOR_END: sequence
 
 #[cfg(test)]
 mod tests {
