@@ -776,6 +776,7 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
+// ANCHOR: train_step
 /// One update on the window of step `c.step`: forward and backward over the window (the state
 /// flows in from the last window, the gradient stops at its start), the gradient divided by the
 /// window's characters (so it is that of the mean loss per character), clipped, Adam; `c`
@@ -822,6 +823,7 @@ pub fn train_step(c: &mut Checkpoint, batches: &Batches, clip: f64) -> Result<St
         grad_norm: report.norm_before,
     })
 }
+// ANCHOR_END: train_step
 
 fn first_non_finite(t: &impl Tensors) -> Option<(&'static str, Vec<usize>)> {
     t.tensors().into_iter().find_map(|(name, a)| {
