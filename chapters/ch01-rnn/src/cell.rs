@@ -8,11 +8,9 @@
 //! are `x_t W_ihᵀ` and `h_{t-1} W_hhᵀ`.
 
 use ch00_foundations::rng::init_uniform_pytorch;
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-
-use crate::params::Tensors;
 
 // ANCHOR: params
 /// The parameters of one RNN layer, in PyTorch's names and layout (`nn.RNN`, `tanh`).
@@ -76,25 +74,12 @@ impl RnnParams {
     }
 }
 
-impl Tensors for RnnParams {
-    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
-        vec![
-            ("weight_ih", self.weight_ih.view().into_dyn()),
-            ("weight_hh", self.weight_hh.view().into_dyn()),
-            ("bias_ih", self.bias_ih.view().into_dyn()),
-            ("bias_hh", self.bias_hh.view().into_dyn()),
-        ]
-    }
-
-    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
-        vec![
-            ("weight_ih", self.weight_ih.view_mut().into_dyn()),
-            ("weight_hh", self.weight_hh.view_mut().into_dyn()),
-            ("bias_ih", self.bias_ih.view_mut().into_dyn()),
-            ("bias_hh", self.bias_hh.view_mut().into_dyn()),
-        ]
-    }
-}
+crate::impl_tensors!(RnnParams {
+    weight_ih,
+    weight_hh,
+    bias_ih,
+    bias_hh
+});
 
 // ANCHOR: cell_forward
 /// One step: `h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)`.

@@ -60,21 +60,7 @@ impl OutputLayer {
     // ANCHOR_END: output_forward
 }
 
-impl Tensors for OutputLayer {
-    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
-        vec![
-            ("weight_hy", self.weight_hy.view().into_dyn()),
-            ("bias_y", self.bias_y.view().into_dyn()),
-        ]
-    }
-
-    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
-        vec![
-            ("weight_hy", self.weight_hy.view_mut().into_dyn()),
-            ("bias_y", self.bias_y.view_mut().into_dyn()),
-        ]
-    }
-}
+crate::impl_tensors!(OutputLayer { weight_hy, bias_y });
 
 /// The whole character model: an RNN with `I = V` and its output layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,3 +20,24 @@ pub trait Tensors {
         self.tensors().iter().map(|(_, t)| t.len()).sum()
     }
 }
+
+/// Implements [`Tensors`] for a struct whose fields are all `f64` arrays, listing them in the
+/// given order under their field names:
+///
+/// ```ignore
+/// ch01_rnn::impl_tensors!(RnnParams { weight_ih, weight_hh, bias_ih, bias_hh });
+/// ```
+#[macro_export]
+macro_rules! impl_tensors {
+    ($ty:ty { $($field:ident),+ $(,)? }) => {
+        impl $crate::params::Tensors for $ty {
+            fn tensors(&self) -> Vec<(&'static str, ndarray::ArrayViewD<'_, f64>)> {
+                vec![$((stringify!($field), self.$field.view().into_dyn())),+]
+            }
+
+            fn tensors_mut(&mut self) -> Vec<(&'static str, ndarray::ArrayViewMutD<'_, f64>)> {
+                vec![$((stringify!($field), self.$field.view_mut().into_dyn())),+]
+            }
+        }
+    };
+}

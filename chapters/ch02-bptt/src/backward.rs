@@ -19,8 +19,7 @@
 
 use ch00_foundations::activations::dtanh_from_output;
 use ch01_rnn::cell::{RnnCache, RnnParams};
-use ch01_rnn::params::Tensors;
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis};
 
 // ANCHOR: grads
 /// Gradients of the loss with respect to [`RnnParams`], field by field.
@@ -49,25 +48,12 @@ impl RnnGrads {
     }
 }
 
-impl Tensors for RnnGrads {
-    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
-        vec![
-            ("dweight_ih", self.dweight_ih.view().into_dyn()),
-            ("dweight_hh", self.dweight_hh.view().into_dyn()),
-            ("dbias_ih", self.dbias_ih.view().into_dyn()),
-            ("dbias_hh", self.dbias_hh.view().into_dyn()),
-        ]
-    }
-
-    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
-        vec![
-            ("dweight_ih", self.dweight_ih.view_mut().into_dyn()),
-            ("dweight_hh", self.dweight_hh.view_mut().into_dyn()),
-            ("dbias_ih", self.dbias_ih.view_mut().into_dyn()),
-            ("dbias_hh", self.dbias_hh.view_mut().into_dyn()),
-        ]
-    }
-}
+ch01_rnn::impl_tensors!(RnnGrads {
+    dweight_ih,
+    dweight_hh,
+    dbias_ih,
+    dbias_hh
+});
 
 // ANCHOR: backward
 /// Backpropagation through time over the whole cached sequence.

@@ -11,9 +11,8 @@
 use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
 use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows};
 use ch00_foundations::rng::init_uniform_pytorch;
-use ch01_rnn::params::Tensors;
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 use rand::Rng;
 
 // ANCHOR: params
@@ -54,25 +53,12 @@ impl LstmParams {
     }
 }
 
-impl Tensors for LstmParams {
-    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
-        vec![
-            ("weight_ih", self.weight_ih.view().into_dyn()),
-            ("weight_hh", self.weight_hh.view().into_dyn()),
-            ("bias_ih", self.bias_ih.view().into_dyn()),
-            ("bias_hh", self.bias_hh.view().into_dyn()),
-        ]
-    }
-
-    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
-        vec![
-            ("weight_ih", self.weight_ih.view_mut().into_dyn()),
-            ("weight_hh", self.weight_hh.view_mut().into_dyn()),
-            ("bias_ih", self.bias_ih.view_mut().into_dyn()),
-            ("bias_hh", self.bias_hh.view_mut().into_dyn()),
-        ]
-    }
-}
+ch01_rnn::impl_tensors!(LstmParams {
+    weight_ih,
+    weight_hh,
+    bias_ih,
+    bias_hh
+});
 
 /// Gradients of [`LstmParams`], field by field.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,25 +73,12 @@ pub struct LstmGrads {
     pub dbias_hh: Array1<f64>,
 }
 
-impl Tensors for LstmGrads {
-    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
-        vec![
-            ("dweight_ih", self.dweight_ih.view().into_dyn()),
-            ("dweight_hh", self.dweight_hh.view().into_dyn()),
-            ("dbias_ih", self.dbias_ih.view().into_dyn()),
-            ("dbias_hh", self.dbias_hh.view().into_dyn()),
-        ]
-    }
-
-    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
-        vec![
-            ("dweight_ih", self.dweight_ih.view_mut().into_dyn()),
-            ("dweight_hh", self.dweight_hh.view_mut().into_dyn()),
-            ("dbias_ih", self.dbias_ih.view_mut().into_dyn()),
-            ("dbias_hh", self.dbias_hh.view_mut().into_dyn()),
-        ]
-    }
-}
+ch01_rnn::impl_tensors!(LstmGrads {
+    dweight_ih,
+    dweight_hh,
+    dbias_ih,
+    dbias_hh
+});
 
 /// The LSTM's state: hidden `h` and cell `c`, both `[B, H]`. Its gradient has the same shape.
 #[derive(Debug, Clone, PartialEq)]

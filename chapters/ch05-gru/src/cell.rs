@@ -12,9 +12,8 @@
 use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
 use ch00_foundations::notation::{GRU_GATES, GRU_N, GRU_R, GRU_Z, gate_rows};
 use ch00_foundations::rng::init_uniform_pytorch;
-use ch01_rnn::params::Tensors;
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 use rand::Rng;
 
 /// The parameters of one GRU layer, as `nn.GRU`: three gates stacked along the rows (r, z, n).
@@ -66,31 +65,18 @@ pub struct GruGrads {
     pub dbias_hh: Array1<f64>,
 }
 
-macro_rules! four_tensors {
-    ($ty:ty, $a:ident, $b:ident, $c:ident, $d:ident) => {
-        impl Tensors for $ty {
-            fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
-                vec![
-                    (stringify!($a), self.$a.view().into_dyn()),
-                    (stringify!($b), self.$b.view().into_dyn()),
-                    (stringify!($c), self.$c.view().into_dyn()),
-                    (stringify!($d), self.$d.view().into_dyn()),
-                ]
-            }
-
-            fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
-                vec![
-                    (stringify!($a), self.$a.view_mut().into_dyn()),
-                    (stringify!($b), self.$b.view_mut().into_dyn()),
-                    (stringify!($c), self.$c.view_mut().into_dyn()),
-                    (stringify!($d), self.$d.view_mut().into_dyn()),
-                ]
-            }
-        }
-    };
-}
-four_tensors!(GruParams, weight_ih, weight_hh, bias_ih, bias_hh);
-four_tensors!(GruGrads, dweight_ih, dweight_hh, dbias_ih, dbias_hh);
+ch01_rnn::impl_tensors!(GruParams {
+    weight_ih,
+    weight_hh,
+    bias_ih,
+    bias_hh
+});
+ch01_rnn::impl_tensors!(GruGrads {
+    dweight_ih,
+    dweight_hh,
+    dbias_ih,
+    dbias_hh
+});
 
 /// Which GRU: where the reset gate acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
