@@ -106,7 +106,7 @@ where
 /// `|a - n| / max(|a| + |n|, REL_ERROR_FLOOR)`.
 ///
 /// Shapes: scalars. The result is in `[0, 1]` (exactly `1` when the signs differ or one of
-/// them is `0`), and infinite if either is NaN. The floor keeps two tiny numbers, which are
+/// them is `0`, provided `|a| + |n|` is at least the floor), and infinite if either is NaN. The floor keeps two tiny numbers, which are
 /// mostly round-off noise, from producing a large relative error; see [`REL_ERROR_FLOOR`].
 pub fn rel_error(analytic: f64, numeric: f64) -> f64 {
     let diff = (analytic - numeric).abs();

@@ -277,8 +277,8 @@ mod tests {
         assert!((carried_fraction(3.0, 20) - 0.37842).abs() < 1e-5);
     }
 
-    /// Source post 001 says the cell state cannot blow up. With the gates open it grows by the
-    /// candidate at every step: `c_T = T`, exactly, without bound.
+    /// Nothing bounds the cell state (source post 001 argues only about the gradient). With the
+    /// gates open it grows by the candidate at every step: `c_T = T`, exactly, without bound.
     #[test]
     fn with_open_gates_the_cell_state_grows_without_bound() {
         let c = open_gate_cell_state(1000);
