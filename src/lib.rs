@@ -3,6 +3,7 @@
 //! The chapters live in their own crates under `chapters/`; this crate draws the figures from them
 //! ([`figures`]) and builds the book ([`book`]).
 
+pub mod bench;
 pub mod book;
 pub mod check;
 pub mod figures;

@@ -39,11 +39,44 @@ enum Command {
         #[arg(long, default_value_os_t = rnnbook::default_book_dir())]
         book: PathBuf,
     },
+    /// Time the chapter code and the fused versions on the same work (each checked first).
+    ///
+    /// Prints a table, or with `--json` only a JSON array (one object per implementation) on
+    /// stdout. Progress goes to stderr.
+    Bench(BenchArgs),
     /// Train a chapter's model on text the project owns (by default, the book's own chapters).
     Train {
         #[command(subcommand)]
         model: TrainModel,
     },
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// The cell: lstm (gru is not benchmarked yet).
+    #[arg(long, default_value = "lstm")]
+    cell: String,
+    /// T.
+    #[arg(long, default_value_t = 100)]
+    seq_len: usize,
+    /// B.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// I.
+    #[arg(long, default_value_t = 256)]
+    input: usize,
+    /// H.
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    /// Threads (only 1 so far).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Timed runs per measurement, after one warm-up; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Print only a JSON array on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +185,7 @@ fn main() -> ExitCode {
         Some(Command::Build(args)) => build(args),
         Some(Command::Figures { book }) => figures(&book).map(|_| ()),
         Some(Command::Check { files }) => return check(&files),
+        Some(Command::Bench(args)) => bench(args),
         Some(Command::Train {
             model: TrainModel::Rnn(args),
         }) => train_rnn(args),
@@ -365,4 +399,26 @@ fn flush_stdout(buf: &mut String) -> bool {
         .is_ok();
     buf.clear();
     ok
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    let opts = rnnbook::bench::BenchOptions {
+        cell: a.cell,
+        seq_len: a.seq_len,
+        batch: a.batch,
+        input_size: a.input,
+        hidden_size: a.hidden,
+        threads: a.threads,
+        repeats: a.repeats,
+    };
+    let pb = spinner("benchmark");
+    let rows = rnnbook::bench::run(&opts, |msg| pb.set_message(msg.to_string()));
+    pb.finish_and_clear();
+    let rows = rows?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", rnnbook::bench::table(&rows));
+    }
+    Ok(())
 }
