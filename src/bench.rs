@@ -123,9 +123,9 @@ pub fn run(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Bench
 
     progress("checking v1 against chapter 4 (f64)");
     let (y64, _, caches) = ch04_lstm::forward(&p64, x.view(), &s0);
-    let (g64, dx64, _) = ch04_lstm::backward(&p64, &caches, dy.view(), &s0);
+    let (g64, dx64, ds0) = ch04_lstm::backward(&p64, &caches, dy.view(), &s0);
     let (y, _, _, cache) = lstm_v1::forward(&p, x32.view(), &z32, &z32);
-    let (g, dx, _, _) = lstm_v1::backward(&p, &cache, dy32.view(), &z32, &z32);
+    let (g, dx, dh0, dc0) = lstm_v1::backward(&p, &cache, dy32.view(), &z32, &z32);
     for (name, actual, expected) in [
         ("y", y.mapv(f64::from).into_dyn(), y64.into_dyn()),
         ("dx", dx.mapv(f64::from).into_dyn(), dx64.into_dyn()),
@@ -139,6 +139,13 @@ pub fn run(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Bench
             g.dweight_ih.mapv(f64::from).into_dyn(),
             g64.dweight_ih.into_dyn(),
         ),
+        (
+            "dbias",
+            g.dbias.mapv(f64::from).into_dyn(),
+            g64.dbias_ih.into_dyn(),
+        ),
+        ("dh0", dh0.mapv(f64::from).into_dyn(), ds0.h.into_dyn()),
+        ("dc0", dc0.mapv(f64::from).into_dyn(), ds0.c.into_dyn()),
     ] {
         let c = compare_arrays(&actual, &expected, F32_VS_F64_ATOL, F32_VS_F64_RTOL)?;
         ensure!(
