@@ -5,6 +5,28 @@ use ndarray::{Array2, ArrayBase, Data, Dimension};
 
 use crate::fixture::{Cell, Fixture};
 
+/// Every cell's parameter struct has PyTorch's four fields; build one from a fixture's `params`.
+macro_rules! params_from_fixture {
+    ($($ty:ident)::+, $f:expr) => {
+        $($ty)::+ {
+            weight_ih: $f.params.weight_ih.clone(),
+            weight_hh: $f.params.weight_hh.clone(),
+            bias_ih: $f.params.bias_ih.clone(),
+            bias_hh: $f.params.bias_hh.clone(),
+        }
+    };
+}
+
+/// Compares a cell's four parameter gradients (`dweight_ih`, …) with a fixture's `grads`.
+macro_rules! compare_param_grads {
+    ($t:expr, $g:expr, $f:expr) => {
+        compare($t, "grads.weight_ih", &$g.dweight_ih, &$f.grads.weight_ih);
+        compare($t, "grads.weight_hh", &$g.dweight_hh, &$f.grads.weight_hh);
+        compare($t, "grads.bias_ih", &$g.dbias_ih, &$f.grads.bias_ih);
+        compare($t, "grads.bias_hh", &$g.dbias_hh, &$f.grads.bias_hh);
+    };
+}
+
 /// One tensor's comparison.
 #[derive(Debug, Clone)]
 pub struct TensorCheck {
@@ -54,12 +76,7 @@ pub fn check_fixture(f: &Fixture) -> FixtureCheck {
 }
 
 fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
-    let p = ch01_rnn::cell::RnnParams {
-        weight_ih: f.params.weight_ih.clone(),
-        weight_hh: f.params.weight_hh.clone(),
-        bias_ih: f.params.bias_ih.clone(),
-        bias_hh: f.params.bias_hh.clone(),
-    };
+    let p = params_from_fixture!(ch01_rnn::cell::RnnParams, f);
     let (y, h_n, cache) = ch02_bptt::forward(&p, f.x.view(), f.h0.view());
     let dh_n = f
         .grad_h_n
@@ -69,10 +86,7 @@ fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
     let mut t = Vec::new();
     compare(&mut t, "y", &y, &f.y);
     compare(&mut t, "h_n", &h_n, &f.h_n);
-    compare(&mut t, "grads.weight_ih", &g.dweight_ih, &f.grads.weight_ih);
-    compare(&mut t, "grads.weight_hh", &g.dweight_hh, &f.grads.weight_hh);
-    compare(&mut t, "grads.bias_ih", &g.dbias_ih, &f.grads.bias_ih);
-    compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
+    compare_param_grads!(&mut t, g, f);
     compare(&mut t, "grads.x", &dx, &f.grad_x);
     compare(&mut t, "grads.h0", &dh0, &f.grad_h0);
     FixtureCheck { tensors: t }
@@ -80,12 +94,7 @@ fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
 
 fn check_lstm(f: &Fixture) -> FixtureCheck {
     use ch04_lstm::{LstmParams, LstmState};
-    let p = LstmParams {
-        weight_ih: f.params.weight_ih.clone(),
-        weight_hh: f.params.weight_hh.clone(),
-        bias_ih: f.params.bias_ih.clone(),
-        bias_hh: f.params.bias_hh.clone(),
-    };
+    let p = params_from_fixture!(LstmParams, f);
     let zeros = || Array2::zeros(f.h0.raw_dim());
     let c0 =
         f.c0.clone()
@@ -109,10 +118,7 @@ fn check_lstm(f: &Fixture) -> FixtureCheck {
         &s_n.c,
         f.c_n.as_ref().expect("checked when read"),
     );
-    compare(&mut t, "grads.weight_ih", &g.dweight_ih, &f.grads.weight_ih);
-    compare(&mut t, "grads.weight_hh", &g.dweight_hh, &f.grads.weight_hh);
-    compare(&mut t, "grads.bias_ih", &g.dbias_ih, &f.grads.bias_ih);
-    compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
+    compare_param_grads!(&mut t, g, f);
     compare(&mut t, "grads.x", &dx, &f.grad_x);
     compare(&mut t, "grads.h0", &ds0.h, &f.grad_h0);
     compare(
@@ -125,12 +131,7 @@ fn check_lstm(f: &Fixture) -> FixtureCheck {
 }
 
 fn check_gru(f: &Fixture, variant: ch05_gru::GruVariant) -> FixtureCheck {
-    let p = ch05_gru::GruParams {
-        weight_ih: f.params.weight_ih.clone(),
-        weight_hh: f.params.weight_hh.clone(),
-        bias_ih: f.params.bias_ih.clone(),
-        bias_hh: f.params.bias_hh.clone(),
-    };
+    let p = params_from_fixture!(ch05_gru::GruParams, f);
     let (y, h_n, caches) = ch05_gru::forward(&p, variant, f.x.view(), &f.h0);
     let dh_n = f
         .grad_h_n
@@ -140,10 +141,7 @@ fn check_gru(f: &Fixture, variant: ch05_gru::GruVariant) -> FixtureCheck {
     let mut t = Vec::new();
     compare(&mut t, "y", &y, &f.y);
     compare(&mut t, "h_n", &h_n, &f.h_n);
-    compare(&mut t, "grads.weight_ih", &g.dweight_ih, &f.grads.weight_ih);
-    compare(&mut t, "grads.weight_hh", &g.dweight_hh, &f.grads.weight_hh);
-    compare(&mut t, "grads.bias_ih", &g.dbias_ih, &f.grads.bias_ih);
-    compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
+    compare_param_grads!(&mut t, g, f);
     compare(&mut t, "grads.x", &dx, &f.grad_x);
     compare(&mut t, "grads.h0", &dh0, &f.grad_h0);
     FixtureCheck { tensors: t }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use plotters::prelude::*;
 
-use super::{BLUE, FONT, Figure, ORANGE, plot_err, svg_document};
+use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document};
 
 /// Chapter 0's figures.
 pub fn figures() -> Vec<Figure> {
@@ -82,14 +82,7 @@ fn gradcheck_eps() -> Result<String> {
                 .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperMiddle)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperMiddle, 14)?;
         Ok(())
     })
 }

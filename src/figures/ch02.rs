@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use plotters::prelude::*;
 
-use super::{BLUE, FONT, Figure, ORANGE, plot_err, svg_document};
+use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document};
 use crate::train::read_log;
 
 /// Chapter 2's figures.
@@ -139,14 +139,7 @@ pub(crate) fn train_loss_from(path: &Path) -> Result<String> {
             .map_err(plot_err)?
             .label(format!("uniform guessing: ln V = ln {v} ≈ {uniform:.2}"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ORANGE.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::MiddleRight)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, 14)?;
         Ok(())
     })
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use plotters::prelude::*;
 
-use super::{BLUE, FONT, Figure, ORANGE, plot_err, svg_document};
+use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document};
 
 /// Okabe–Ito bluish green, the third series colour.
 const GREEN: RGBColor = RGBColor(0, 158, 115);
@@ -107,14 +107,7 @@ fn gradient_norms() -> Result<String> {
                     }),
             };
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft, 14)?;
         Ok(())
     })
 }
@@ -276,18 +269,15 @@ fn clipping_experiment() -> Result<String> {
                 .map_err(plot_err)?
                 .label(text)
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREY.stroke_width(1)));
-            chart
-                .configure_series_labels()
-                .position(if i == 0 {
+            draw_legend(
+                &mut chart,
+                if i == 0 {
                     SeriesLabelPosition::LowerLeft
                 } else {
                     SeriesLabelPosition::UpperLeft
-                })
-                .label_font((FONT, 13))
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(plot_err)?;
+                },
+                13,
+            )?;
         }
         Ok(())
     })

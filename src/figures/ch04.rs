@@ -4,7 +4,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{BLUE, FONT, Figure, ORANGE, plot_err, svg_document};
+use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document};
 
 /// Okabe–Ito bluish green, a third colour that stays apart from [`BLUE`] and [`ORANGE`].
 const GREEN: RGBColor = RGBColor(0, 158, 115);
@@ -254,14 +254,7 @@ fn gradient_flow() -> Result<String> {
                     .map_err(plot_err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft, 13)?;
         Ok(())
     })
 }

@@ -4,7 +4,7 @@ use anyhow::{Result, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{BLUE, FONT, Figure, ORANGE, plot_err, svg_document};
+use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document};
 
 /// Okabe–Ito colours for the series that `mod.rs` does not name.
 const SKY: RGBColor = RGBColor(86, 180, 233);
@@ -140,14 +140,7 @@ fn panel(
         };
     }
     if legend {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FONT, 12))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft, 12)?;
     }
     Ok(())
 }
