@@ -53,30 +53,33 @@ enum Command {
 
 #[derive(clap::Args)]
 struct BenchArgs {
-    /// The cell: lstm (gru is not benchmarked yet).
+    /// The cell: lstm or gru (reset-after).
     #[arg(long, default_value = "lstm")]
     cell: String,
-    /// T.
-    #[arg(long, default_value_t = 100)]
-    seq_len: usize,
-    /// B.
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
-    /// I.
-    #[arg(long, default_value_t = 256)]
-    input: usize,
-    /// H.
-    #[arg(long, default_value_t = 256)]
-    hidden: usize,
-    /// Threads (only 1 so far).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    /// T; a comma-separated list runs each value.
+    #[arg(long, default_value = "100", value_delimiter = ',')]
+    seq_len: Vec<usize>,
+    /// B; a list runs each value.
+    #[arg(long, default_value = "32", value_delimiter = ',')]
+    batch: Vec<usize>,
+    /// I; a list runs each value.
+    #[arg(long, default_value = "256", value_delimiter = ',')]
+    input: Vec<usize>,
+    /// H; a list runs each value.
+    #[arg(long, default_value = "256", value_delimiter = ',')]
+    hidden: Vec<usize>,
+    /// Threads for v3 (the other implementations use one); a list runs each value.
+    #[arg(long, default_value = "1", value_delimiter = ',')]
+    threads: Vec<usize>,
     /// Timed runs per measurement, after one warm-up; the median is reported.
     #[arg(long, default_value_t = 5)]
     repeats: usize,
     /// Print only a JSON array on stdout.
     #[arg(long)]
     json: bool,
+    /// Also time PyTorch on the same workload (runs bench/torch_lstm.py; needs torch).
+    #[arg(long)]
+    pytorch: bool,
 }
 
 #[derive(Subcommand)]
@@ -410,9 +413,18 @@ fn bench(a: BenchArgs) -> Result<()> {
         hidden_size: a.hidden,
         threads: a.threads,
         repeats: a.repeats,
+        pytorch: a.pytorch,
     };
-    let pb = spinner("benchmark");
-    let rows = rnnbook::bench::run(&opts, |msg| pb.set_message(msg.to_string()));
+    let pb = ProgressBar::new(1);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed}] {msg}").expect("template"),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    let rows = rnnbook::bench::run(&opts, |done, total, msg| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+        pb.set_message(msg.to_string());
+    });
     pb.finish_and_clear();
     let rows = rows?;
     if a.json {

@@ -34,7 +34,7 @@ fn json_output_has_one_row_per_implementation_with_every_field() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
     let rows = rows.as_array().unwrap();
     let impls: Vec<&str> = rows.iter().map(|r| r["impl"].as_str().unwrap()).collect();
-    assert_eq!(impls, ["naive", "v1", "gemm"]);
+    assert_eq!(impls, ["naive", "v1", "v2", "v3", "gemm"]);
     for r in rows {
         for field in [
             "cell",
@@ -57,32 +57,107 @@ fn json_output_has_one_row_per_implementation_with_every_field() {
 }
 
 #[test]
-fn the_gru_and_threads_are_refused_until_they_exist() {
-    for args in [&["--cell", "gru"][..], &["--threads", "2"][..]] {
+fn lists_run_every_combination_for_both_cells() {
+    let out = bench(&[
+        "--cell",
+        "gru",
+        "--seq-len",
+        "2,3",
+        "--batch",
+        "3",
+        "--input",
+        "2",
+        "--hidden",
+        "4",
+        "--threads",
+        "1,2",
+        "--repeats",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<rnnbook::bench::BenchRow> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 2 * 2 * 5);
+    assert!(rows.iter().all(|r| r.cell == "gru"));
+    let v3: Vec<(usize, usize)> = rows
+        .iter()
+        .filter(|r| r.implementation == "v3")
+        .map(|r| (r.seq_len, r.threads))
+        .collect();
+    assert_eq!(v3, [(2, 1), (2, 2), (3, 1), (3, 2)]);
+    // Only v3 uses more than one thread.
+    assert!(
+        rows.iter()
+            .filter(|r| r.implementation != "v3")
+            .all(|r| r.threads == 1)
+    );
+}
+
+#[test]
+fn bad_options_are_refused_by_name() {
+    for (args, needle) in [
+        (&["--cell", "rnn"][..], "--cell rnn"),
+        (&["--threads", "0"][..], "--threads"),
+        (&["--repeats", "0"][..], "--repeats"),
+        (&["--batch", "0"][..], "--batch"),
+    ] {
         let out = bench(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
-            stderr.contains("so far") && !stderr.contains("panicked"),
-            "{stderr}"
+            stderr.contains(needle) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
         );
     }
 }
 
 #[test]
 fn flop_count_follows_the_design_formula() {
-    let o = rnnbook::bench::BenchOptions {
-        cell: "lstm".into(),
+    let s = ch06_fused::runners::Shape {
         seq_len: 100,
         batch: 32,
         input_size: 256,
         hidden_size: 256,
-        threads: 1,
-        repeats: 1,
     };
     // 2·T·B·(I+H)·G·H
+    use ch06_fused::runners::CellKind;
     assert_eq!(
-        rnnbook::bench::forward_flops(&o, 4),
+        s.forward_flops(CellKind::Lstm),
         2.0 * 100.0 * 32.0 * 512.0 * 4.0 * 256.0
     );
+    assert_eq!(
+        s.forward_flops(CellKind::Gru),
+        2.0 * 100.0 * 32.0 * 512.0 * 3.0 * 256.0
+    );
+}
+
+#[test]
+fn pytorch_without_python_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnbook"))
+        .env("RNNBOOK_PYTHON", "/nonexistent/python3")
+        .args([
+            "bench",
+            "--seq-len",
+            "2",
+            "--batch",
+            "1",
+            "--input",
+            "2",
+            "--hidden",
+            "2",
+        ])
+        .args(["--repeats", "1", "--pytorch", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--pytorch") && stderr.contains("/nonexistent/python3"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no half-written JSON on stdout");
 }

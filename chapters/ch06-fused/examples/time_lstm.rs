@@ -1,48 +1,81 @@
-//! A first side-by-side timing of chapter 4's f64 LSTM and v1 (f32), forward + backward, at the
-//! benchmark shape (T=100, B=32, I=H=256). The real benchmark will be `rnnbook bench`.
+//! Where the time of the LSTM forward goes, at the benchmark shape: the activations alone
+//! (fast in a portable loop, fast in an AVX2 block, the standard library's), then v1, v2, v2's
+//! code with no activations at all, and the GEMMs alone (the input projection plus T per-step
+//! products).
 //!
 //! `cargo run --release -p ch06-fused --example time_lstm`
 
 use std::time::Instant;
 
 use ch00_foundations::rng::{seeded_rng, uniform_array};
-use ch04_lstm::{LstmParams, LstmState};
-use ch06_fused::lstm_v1;
-use ndarray::{Array2, Array3};
+use ch04_lstm::LstmParams;
+use ch06_fused::act::{Act, Fast};
+use ch06_fused::lstm_v1::{self, LstmF32};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, Array3, s};
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// No activations: what the forward costs without them.
+struct Identity;
+impl Act for Identity {
+    fn sigmoid(x: f32) -> f32 {
+        x
+    }
+    fn tanh(x: f32) -> f32 {
+        x
+    }
+    fn block<R>(f: impl FnOnce() -> R) -> R {
+        Fast::block(f)
+    }
+}
+
+fn median_ms(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut v: Vec<f64> = (0..7)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v[3]
 }
 
 fn main() {
+    probe();
     let (t, b, i, h) = (100, 32, 256, 256);
     let mut rng = seeded_rng(1);
-    let p64 = LstmParams::init(i, h, &mut rng);
-    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
-    let dy: Array3<f64> = uniform_array((t, b, h), -1.0, 1.0, &mut rng);
-    let s0 = LstmState::zeros(b, h);
-    let p = lstm_v1::LstmF32::from_f64(&p64);
-    let (x32, dy32) = (x.mapv(|v| v as f32), dy.mapv(|v| v as f32));
-    let z32 = Array2::<f32>::zeros((b, h));
-    let reps = 5;
-    let mut naive = Vec::new();
-    let mut v1 = Vec::new();
-    for _ in 0..reps {
-        let start = Instant::now();
-        let (_, _, caches) = ch04_lstm::forward(&p64, x.view(), &s0);
-        let _ = ch04_lstm::backward(&p64, &caches, dy.view(), &s0);
-        naive.push(start.elapsed().as_secs_f64() * 1e3);
-        let start = Instant::now();
-        let (_, _, _, cache) = lstm_v1::forward(&p, x32.view(), &z32, &z32);
-        let _ = lstm_v1::backward(&p, &cache, dy32.view(), &z32, &z32);
-        v1.push(start.elapsed().as_secs_f64() * 1e3);
-    }
-    let flops = 3.0 * 2.0 * (t * b * (i + h) * 4 * h) as f64;
-    for (name, ms) in [("chapter 4 (f64)", median(naive)), ("v1 (f32)", median(v1))] {
-        println!(
-            "{name:16} fwd+bwd median of {reps}: {ms:8.1} ms  {:6.1} GFLOP/s",
-            flops / ms / 1e6
-        );
-    }
+    let p = LstmF32::from_f64(&LstmParams::init(i, h, &mut rng));
+    let x: Array3<f32> = uniform_array((t, b, i), -1.0, 1.0, &mut rng).mapv(|v: f64| v as f32);
+    let z = Array2::<f32>::zeros((b, h));
+    let v1 = median_ms(|| drop(lstm_v1::forward(&p, x.view(), &z, &z)));
+    let v2 = median_ms(|| drop(lstm_v1::forward_with::<Fast>(&p, x.view(), &z, &z)));
+    let none = median_ms(|| drop(lstm_v1::forward_with::<Identity>(&p, x.view(), &z, &z)));
+    let x2 = x.to_shape((t * b, i)).unwrap().into_owned();
+    let mut gates = Array2::<f32>::zeros((t * b, 4 * h));
+    let hs = Array2::<f32>::from_elem((b, h), 0.1);
+    let input = median_ms(|| general_mat_mul(1.0, &x2, &p.weight_ih.t(), 1.0, &mut gates));
+    let steps = median_ms(|| {
+        for k in 0..t {
+            let mut g = gates.slice_mut(s![k * b..(k + 1) * b, ..]);
+            general_mat_mul(1.0, &hs, &p.weight_hh.t(), 1.0, &mut g);
+        }
+    });
+    println!("forward, ms (median of 7): v1 {v1:.1}, v2 {v2:.1}, no activations {none:.1}");
+    println!(
+        "GEMMs alone: input projection {input:.1} + {t} steps {steps:.1} = {:.1}",
+        input + steps
+    );
+}
+
+/// The activations alone, on 4.1 M values (as many as one forward pass evaluates).
+fn probe() {
+    let mut v = vec![0.5f32; 4_096_000];
+    let a = median_ms(|| v.iter_mut().for_each(|x| *x = Fast::sigmoid(*x)));
+    let b = median_ms(|| Fast::block(|| v.iter_mut().for_each(|x| *x = Fast::sigmoid(*x))));
+    let c = median_ms(|| {
+        v.iter_mut()
+            .for_each(|x| *x = ch06_fused::act::Libm::sigmoid(*x))
+    });
+    println!("4.1M sigmoids: fast portable {a:.1} ms, fast in block {b:.1} ms, libm {c:.1} ms");
 }

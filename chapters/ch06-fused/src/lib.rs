@@ -1,9 +1,19 @@
-//! Chapter 6: fast f32 kernels, each version checked against the f64 chapters before it is timed.
+//! Chapter 6: fast `f32` LSTM and GRU kernels, each version checked against the `f64` chapters
+//! before it is timed.
 //!
-//! - [`lstm_v1`]: the LSTM of chapter 4 in `f32`, restructured: one GEMM for every step's input
-//!   projection, one GEMM per step for the recurrent part into a preallocated buffer, the gate
-//!   math fused into one pass, and the weight gradients as three large GEMMs after the time loop.
-//!
-//! This chapter is being written: later versions, the GRU and `rnnbook bench` come next.
+//! - [`lstm_v1`]: chapter 4's LSTM regrouped: one GEMM for every step's input projection, one
+//!   GEMM per step for the recurrent part into a preallocated buffer, the gate math fused into
+//!   one pass over contiguous rows, the weight gradients as three large GEMMs after the loop.
+//! - [`lstm_v2`]: the same code with branchless activations ([`act::Fast`]) in loops compiled
+//!   for AVX2 + FMA.
+//! - [`lstm_v3`]: v2 on every thread, one block of the batch each ([`threads`]).
+//! - [`gru`]: chapter 5's reset-after GRU through the same three versions.
+//! - [`runners`]: every version behind one interface, for the tests and `rnnbook bench`.
 
+pub mod act;
+pub mod gru;
 pub mod lstm_v1;
+pub mod lstm_v2;
+pub mod lstm_v3;
+pub mod runners;
+pub mod threads;

@@ -8,7 +8,9 @@
 
 use ch04_lstm::LstmParams;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, Array3, ArrayView3, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
+
+use crate::act::{Act, Libm};
 
 /// LSTM weights in `f32`, PyTorch layout, with the two biases summed (they only act together).
 #[derive(Debug, Clone)]
@@ -48,31 +50,205 @@ pub struct LstmF32Grads {
     pub dbias: Array1<f32>,
 }
 
-/// What the backward pass needs: activated gates, cell states, and every `h_{t-1}`.
+/// What the backward pass needs: activated gates, `tanh(c_t)`, cell states, and every `h_{t-1}`.
 #[derive(Debug, Clone)]
 pub struct LstmF32Cache {
     /// `x` as `[T·B, I]`.
     x: Array2<f32>,
     /// Activated gates `[T·B, 4H]`.
     gates: Array2<f32>,
-    /// `c_0 … c_T`: `[T+1, B, H]`.
-    c: Array3<f32>,
-    /// `h_0 … h_{T-1}` as `[T·B, H]` (the inputs of `W_hh`).
-    h_prev: Array2<f32>,
+    /// `c_0 … c_T` as `[(T+1)·B, H]`.
+    c: Array2<f32>,
+    /// `tanh(c_1) … tanh(c_T)` as `[T·B, H]`.
+    tanh_c: Array2<f32>,
+    /// `h_0 … h_T` as `[(T+1)·B, H]`; the first `T·B` rows are the inputs of `W_hh`.
+    h_all: Array2<f32>,
 }
 
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
+// ANCHOR: row_forward
+/// One row of one step: `pre` holds the pre-activations `[i | f | g | o]` (4·H) and receives the
+/// activated gates; `c_t = f⊙c_{t-1} + i⊙g`, `h_t = o⊙tanh(c_t)`. The slices arrive as separate
+/// arguments, so the compiler knows they do not overlap and can vectorize the loop.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn row_forward<A: Act>(
+    gi: &mut [f32],
+    gf: &mut [f32],
+    gg: &mut [f32],
+    go: &mut [f32],
+    c_prev: &[f32],
+    c_next: &mut [f32],
+    tanh_c: &mut [f32],
+    h_t: &mut [f32],
+) {
+    let h = h_t.len();
+    let (gi, gf, gg, go) = (&mut gi[..h], &mut gf[..h], &mut gg[..h], &mut go[..h]);
+    let (c_prev, c_next, tanh_c) = (&c_prev[..h], &mut c_next[..h], &mut tanh_c[..h]);
+    for j in 0..h {
+        let (i, f, g, o) = (
+            A::sigmoid(gi[j]),
+            A::sigmoid(gf[j]),
+            A::tanh(gg[j]),
+            A::sigmoid(go[j]),
+        );
+        let c = f * c_prev[j] + i * g; // c_t = f⊙c_{t-1} + i⊙g
+        let t = A::tanh(c);
+        (gi[j], gf[j], gg[j], go[j]) = (i, f, g, o);
+        (c_next[j], tanh_c[j], h_t[j]) = (c, t, o * t); // h_t = o⊙tanh(c_t)
     }
 }
+// ANCHOR_END: row_forward
 
-/// Forward over a sequence. Shapes: `x: [T, B, I]`, `h0`, `c0: [B, H]` →
-/// `(y: [T, B, H], h_n, c_n, cache)`.
+// ANCHOR: row_backward
+/// One row of one step backward. Reads the activated gates `[i | f | g | o]`, `c_{t-1}`,
+/// `tanh(c_t)` and `dh` (the total gradient at `h_t`); `dc` comes in at `c_t` and leaves at
+/// `c_{t-1}`; `dgates` receives the gradients at the four pre-activations.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn row_backward(
+    gates: &[f32],
+    c_prev: &[f32],
+    tanh_c: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    dgi: &mut [f32],
+    dgf: &mut [f32],
+    dgg: &mut [f32],
+    dgo: &mut [f32],
+) {
+    let h = dh.len();
+    let (gi, gf, gg, go) = (
+        &gates[..h],
+        &gates[h..2 * h],
+        &gates[2 * h..3 * h],
+        &gates[3 * h..4 * h],
+    );
+    let (c_prev, tanh_c, dc) = (&c_prev[..h], &tanh_c[..h], &mut dc[..h]);
+    let (dgi, dgf, dgg, dgo) = (&mut dgi[..h], &mut dgf[..h], &mut dgg[..h], &mut dgo[..h]);
+    for j in 0..h {
+        let (i, f, g, o, tc) = (gi[j], gf[j], gg[j], go[j], tanh_c[j]);
+        let dct = dc[j] + dh[j] * o * (1.0 - tc * tc); // carousel + the h path
+        dgi[j] = dct * g * i * (1.0 - i);
+        dgf[j] = dct * c_prev[j] * f * (1.0 - f);
+        dgg[j] = dct * i * (1.0 - g * g);
+        dgo[j] = dh[j] * tc * o * (1.0 - o);
+        dc[j] = dct * f; // to c_{t-1}
+    }
+}
+// ANCHOR_END: row_backward
+
+/// Splits a gate row of `K·H` entries into its `K` blocks of `H`.
+pub(crate) fn blocks<const K: usize>(row: &mut [f32]) -> [&mut [f32]; K] {
+    let h = row.len() / K;
+    let mut out = row.chunks_exact_mut(h);
+    std::array::from_fn(|_| out.next().expect("K blocks"))
+}
+
+/// A contiguous row as a slice.
+pub(crate) fn sl<'a>(a: ndarray::ArrayView1<'a, f32>) -> &'a [f32] {
+    a.to_slice().expect("contiguous rows")
+}
+
+/// A contiguous mutable row as a slice.
+pub(crate) fn sl_mut<'a>(a: ndarray::ArrayViewMut1<'a, f32>) -> &'a mut [f32] {
+    a.into_slice().expect("contiguous rows")
+}
+
+// ANCHOR: gates_forward
+/// One step's fused gate math over the batch. Shapes: `gates: [B, 4H]`, the rest `[B, H]`.
+#[inline(always)]
+fn gates_forward<A: Act>(
+    mut gates: ArrayViewMut2<f32>,
+    c_prev: ArrayView2<f32>,
+    mut c_next: ArrayViewMut2<f32>,
+    mut tanh_c: ArrayViewMut2<f32>,
+    mut h_t: ArrayViewMut2<f32>,
+) {
+    for r in 0..h_t.nrows() {
+        let [gi, gf, gg, go] = blocks::<4>(sl_mut(gates.row_mut(r)));
+        row_forward::<A>(
+            gi,
+            gf,
+            gg,
+            go,
+            sl(c_prev.row(r)),
+            sl_mut(c_next.row_mut(r)),
+            sl_mut(tanh_c.row_mut(r)),
+            sl_mut(h_t.row_mut(r)),
+        );
+    }
+}
+// ANCHOR_END: gates_forward
+
+// ANCHOR: gates_backward
+/// One step's gate gradients over the batch: `dgates: [B, 4H]`; `dc` is replaced by the
+/// gradient at `c_{t-1}`.
+#[inline(always)]
+fn gates_backward(
+    gates: ArrayView2<f32>,
+    c_prev: ArrayView2<f32>,
+    tanh_c: ArrayView2<f32>,
+    dh: ArrayView2<f32>,
+    mut dc: ArrayViewMut2<f32>,
+    mut dgates: ArrayViewMut2<f32>,
+) {
+    for r in 0..dh.nrows() {
+        let [dgi, dgf, dgg, dgo] = blocks::<4>(sl_mut(dgates.row_mut(r)));
+        row_backward(
+            sl(gates.row(r)),
+            sl(c_prev.row(r)),
+            sl(tanh_c.row(r)),
+            sl(dh.row(r)),
+            sl_mut(dc.row_mut(r)),
+            dgi,
+            dgf,
+            dgg,
+            dgo,
+        );
+    }
+}
+// ANCHOR_END: gates_backward
+
+/// v1: [`forward_with`] on the standard library's activations.
 pub fn forward(
+    p: &LstmF32,
+    x: ArrayView3<f32>,
+    h0: &Array2<f32>,
+    c0: &Array2<f32>,
+) -> (Array3<f32>, Array2<f32>, Array2<f32>, LstmF32Cache) {
+    forward_with::<Libm>(p, x, h0, c0)
+}
+
+/// v1: [`backward_with`] on the standard library's activations.
+pub fn backward(
+    p: &LstmF32,
+    cache: &LstmF32Cache,
+    dy: ArrayView3<f32>,
+    dh_n: &Array2<f32>,
+    dc_n: &Array2<f32>,
+) -> (LstmF32Grads, Array3<f32>, Array2<f32>, Array2<f32>) {
+    backward_with::<Libm>(p, cache, dy, dh_n, dc_n)
+}
+
+// ANCHOR: sum_rows
+/// Column sums of `a: [R, C]`, accumulated in `f64`. The bias gradient is the one sum over all
+/// `T·B` rows: added in order in `f32`, 3200 terms lose about three digits (an error up to
+/// `R·2⁻²⁴·Σ|a|`), more than the `f32` tolerance allows; in `f64` the cost is a millisecond.
+pub fn sum_rows(a: &Array2<f32>) -> Array1<f32> {
+    let mut acc = vec![0.0f64; a.ncols()];
+    for row in a.rows() {
+        for (s, &v) in acc.iter_mut().zip(row) {
+            *s += f64::from(v);
+        }
+    }
+    acc.into_iter().map(|v| v as f32).collect()
+}
+// ANCHOR_END: sum_rows
+
+// ANCHOR: forward
+/// Forward over a sequence with activations `A`. Shapes: `x: [T, B, I]`, `h0`, `c0: [B, H]` →
+/// `(y: [T, B, H], h_n, c_n, cache)`.
+pub fn forward_with<A: Act>(
     p: &LstmF32,
     x: ArrayView3<f32>,
     h0: &Array2<f32>,
@@ -80,59 +256,58 @@ pub fn forward(
 ) -> (Array3<f32>, Array2<f32>, Array2<f32>, LstmF32Cache) {
     let (t_len, b, i) = x.dim();
     let h = p.hidden_size();
-    let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").to_owned();
-    // All steps' input projections in one GEMM: [T·B, I] · [I, 4H].
+    assert_eq!(
+        i,
+        p.weight_ih.ncols(),
+        "x is [T, B, I] but weight_ih expects I = {}",
+        p.weight_ih.ncols()
+    );
+    assert_eq!(
+        (h0.dim(), c0.dim()),
+        ((b, h), (b, h)),
+        "h0 and c0 must be [B, H]"
+    );
+    let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
+    // All steps' input projections in one GEMM: [T·B, I] · [I, 4H], onto the summed bias.
     let mut gates = Array2::from_shape_fn((t_len * b, 4 * h), |(_, j)| p.bias[j]);
     general_mat_mul(1.0, &x2, &p.weight_ih.t(), 1.0, &mut gates);
-    let mut c = Array3::zeros((t_len + 1, b, h));
-    c.index_axis_mut(Axis(0), 0).assign(c0);
-    let mut h_prev = Array2::zeros((t_len * b, h));
-    let mut y = Array3::zeros((t_len, b, h));
-    let mut h_t = h0.clone();
+    let mut c = Array2::zeros(((t_len + 1) * b, h));
+    c.slice_mut(s![0..b, ..]).assign(c0);
+    let mut tanh_c = Array2::zeros((t_len * b, h));
+    let mut h_all = Array2::zeros(((t_len + 1) * b, h)); // h_0 … h_T, one block of B rows each
+    h_all.slice_mut(s![0..b, ..]).assign(h0);
     for t in 0..t_len {
-        let rows = t * b..(t + 1) * b;
-        h_prev.slice_mut(s![rows.clone(), ..]).assign(&h_t);
-        let mut g = gates.slice_mut(s![rows, ..]);
-        general_mat_mul(1.0, &h_t, &p.weight_hh.t(), 1.0, &mut g); // += h_{t-1} · W_hhᵀ
-        let (c_prev, mut c_next) = {
-            let (a, bb) = c.view_mut().split_at(Axis(0), t + 1);
-            (
-                a.index_axis_move(Axis(0), t),
-                bb.index_axis_move(Axis(0), 0),
-            )
-        };
-        // Fused gate math, one pass over [B, H]: activate, update c, produce h.
-        for r in 0..b {
-            let mut g_row = g.row_mut(r);
-            let row = g_row.as_slice_mut().expect("gate rows are contiguous");
-            let (gi, rest) = row.split_at_mut(h);
-            let (gf, rest) = rest.split_at_mut(h);
-            let (gg, go) = rest.split_at_mut(h);
-            for j in 0..h {
-                gi[j] = sigmoid(gi[j]);
-                gf[j] = sigmoid(gf[j]);
-                gg[j] = gg[j].tanh();
-                go[j] = sigmoid(go[j]);
-                let c = gf[j] * c_prev[[r, j]] + gi[j] * gg[j]; // c_t = f⊙c_{t-1} + i⊙g
-                c_next[[r, j]] = c;
-                h_t[[r, j]] = go[j] * c.tanh(); //               h_t = o⊙tanh(c_t)
-            }
-        }
-        y.index_axis_mut(Axis(0), t).assign(&h_t);
+        let (now, next) = (t * b..(t + 1) * b, (t + 1) * b..(t + 2) * b);
+        let (h_prev, mut h_t) = h_all.multi_slice_mut((s![now.clone(), ..], s![next.clone(), ..]));
+        let mut g = gates.slice_mut(s![now.clone(), ..]);
+        general_mat_mul(1.0, &h_prev, &p.weight_hh.t(), 1.0, &mut g); // += h_{t-1} · W_hhᵀ
+        let (c_prev, c_next) = c.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
+        let tc = tanh_c.slice_mut(s![now, ..]);
+        A::block(|| gates_forward::<A>(g, c_prev.view(), c_next, tc, h_t.view_mut()));
     }
-    let c_n = c.index_axis(Axis(0), t_len).to_owned();
+    let y = h_all
+        .slice(s![b.., ..])
+        .to_shape((t_len, b, h))
+        .expect("[T, B, H]")
+        .into_owned();
+    let h_n = h_all.slice(s![t_len * b.., ..]).to_owned();
+    let c_n = c.slice(s![t_len * b.., ..]).to_owned();
     let cache = LstmF32Cache {
         x: x2,
         gates,
         c,
-        h_prev,
+        tanh_c,
+        h_all,
     };
-    (y, h_t, c_n, cache)
+    (y, h_n, c_n, cache)
 }
+// ANCHOR_END: forward
 
-/// Backward over the cached sequence. Shapes: `dy: [T, B, H]`, `dh_n`, `dc_n: [B, H]` →
-/// `(grads, dx: [T, B, I], dh0, dc0)`.
-pub fn backward(
+// ANCHOR: backward
+/// Backward over the cached sequence with activations `A` (only their compilation matters here:
+/// the derivatives come from the cached outputs). Shapes: `dy: [T, B, H]`, `dh_n`, `dc_n: [B, H]`
+/// → `(grads, dx: [T, B, I], dh0, dc0)`.
+pub fn backward_with<A: Act>(
     p: &LstmF32,
     cache: &LstmF32Cache,
     dy: ArrayView3<f32>,
@@ -141,122 +316,50 @@ pub fn backward(
 ) -> (LstmF32Grads, Array3<f32>, Array2<f32>, Array2<f32>) {
     let (t_len, b, h) = dy.dim();
     let i = cache.x.ncols();
-    let mut dgates = Array2::zeros((t_len * b, 4 * h));
+    assert_eq!(
+        cache.gates.nrows(),
+        t_len * b,
+        "dy must be [T, B, H] as in the forward pass"
+    );
+    assert_eq!(
+        (dh_n.dim(), dc_n.dim()),
+        ((b, h), (b, h)),
+        "dh_n and dc_n must be [B, H]"
+    );
+    let mut dgates = Array2::zeros((t_len * b, 4 * h)); // every step's dgates, kept for the GEMMs
     let mut dh = dh_n.clone();
     let mut dc = dc_n.clone();
     for t in (0..t_len).rev() {
-        let rows = t * b..(t + 1) * b;
-        dh += &dy.index_axis(Axis(0), t);
-        let gates = cache.gates.slice(s![rows.clone(), ..]);
-        let c_prev = cache.c.index_axis(Axis(0), t);
-        let c_t = cache.c.index_axis(Axis(0), t + 1);
-        let mut dg = dgates.slice_mut(s![rows, ..]);
-        // Fused: dc collects the h path and the carousel; then the four gate pre-activations.
-        for r in 0..b {
-            let g_row = gates.row(r);
-            let g_row = g_row.as_slice().expect("gate rows are contiguous");
-            let mut dg_row = dg.row_mut(r);
-            let d_row = dg_row.as_slice_mut().expect("contiguous");
-            for j in 0..h {
-                let (i_, f, g, o) = (g_row[j], g_row[h + j], g_row[2 * h + j], g_row[3 * h + j]);
-                let tc = c_t[[r, j]].tanh();
-                let dh_rj = dh[[r, j]];
-                let dct = dc[[r, j]] + dh_rj * o * (1.0 - tc * tc);
-                d_row[j] = dct * g * i_ * (1.0 - i_);
-                d_row[h + j] = dct * c_prev[[r, j]] * f * (1.0 - f);
-                d_row[2 * h + j] = dct * i_ * (1.0 - g * g);
-                d_row[3 * h + j] = dh_rj * tc * o * (1.0 - o);
-                dc[[r, j]] = dct * f; // to c_{t-1}
-            }
-        }
-        // dh_{t-1} = dgates_t · W_hh: [B, 4H] · [4H, H].
-        general_mat_mul(1.0, &dg, &p.weight_hh, 0.0, &mut dh);
+        let now = t * b..(t + 1) * b;
+        dh += &dy.index_axis(Axis(0), t); // from the output y_t and from step t+1
+        let mut dg = dgates.slice_mut(s![now.clone(), ..]);
+        A::block(|| {
+            gates_backward(
+                cache.gates.slice(s![now.clone(), ..]),
+                cache.c.slice(s![now.clone(), ..]),
+                cache.tanh_c.slice(s![now, ..]),
+                dh.view(),
+                dc.view_mut(),
+                dg.view_mut(),
+            )
+        });
+        general_mat_mul(1.0, &dg, &p.weight_hh, 0.0, &mut dh); // dh_{t-1} = dgates_t · W_hh
     }
     // The weight gradients for all steps at once.
+    let h_prev = cache.h_all.slice(s![..t_len * b, ..]);
     let mut dweight_ih = Array2::zeros((4 * h, i));
-    general_mat_mul(1.0, &dgates.t(), &cache.x, 0.0, &mut dweight_ih);
+    general_mat_mul(1.0, &dgates.t(), &cache.x, 0.0, &mut dweight_ih); // dGatesᵀ · X
     let mut dweight_hh = Array2::zeros((4 * h, h));
-    general_mat_mul(1.0, &dgates.t(), &cache.h_prev, 0.0, &mut dweight_hh);
-    let dbias = dgates.sum_axis(Axis(0));
-    let mut dx2 = Array2::zeros((t_len * b, i));
-    general_mat_mul(1.0, &dgates, &p.weight_ih, 0.0, &mut dx2);
-    let dx = dx2.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
-    (
-        LstmF32Grads {
-            dweight_ih,
-            dweight_hh,
-            dbias,
-        },
-        dx,
-        dh,
-        dc,
-    )
+    general_mat_mul(1.0, &dgates.t(), &h_prev, 0.0, &mut dweight_hh); // dGatesᵀ · H_prev
+    let dbias = sum_rows(&dgates);
+    let mut dx = Array2::zeros((t_len * b, i));
+    general_mat_mul(1.0, &dgates, &p.weight_ih, 0.0, &mut dx); // dGates · W_ih
+    let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
+    let grads = LstmF32Grads {
+        dweight_ih,
+        dweight_hh,
+        dbias,
+    };
+    (grads, dx, dh, dc)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ch00_foundations::rng::{seeded_rng, uniform_array};
-    use ch00_foundations::tolerance::{F32_VS_F64_ATOL, F32_VS_F64_RTOL, assert_arrays_close};
-    use ch04_lstm::LstmState;
-
-    fn f32s<D: ndarray::Dimension>(a: &ndarray::Array<f64, D>) -> ndarray::Array<f32, D> {
-        a.mapv(|v| v as f32)
-    }
-
-    fn f64s<D: ndarray::Dimension>(a: &ndarray::Array<f32, D>) -> ndarray::Array<f64, D> {
-        a.mapv(f64::from)
-    }
-
-    /// v1 in f32 against chapter 4 in f64, on every output and every gradient.
-    fn check(seed: u64, (t, b, i, h): (usize, usize, usize, usize)) {
-        let mut rng = seeded_rng(seed);
-        let p64 = LstmParams::init(i, h, &mut rng);
-        let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
-        let s0 = LstmState {
-            h: uniform_array((b, h), -0.5, 0.5, &mut rng),
-            c: uniform_array((b, h), -1.0, 1.0, &mut rng),
-        };
-        let dy: Array3<f64> = uniform_array((t, b, h), -1.0, 1.0, &mut rng);
-        let ds = LstmState {
-            h: uniform_array((b, h), -1.0, 1.0, &mut rng),
-            c: uniform_array((b, h), -1.0, 1.0, &mut rng),
-        };
-
-        let (y64, s64, caches) = ch04_lstm::forward(&p64, x.view(), &s0);
-        let (g64, dx64, ds0_64) = ch04_lstm::backward(&p64, &caches, dy.view(), &ds);
-
-        let p = LstmF32::from_f64(&p64);
-        let (y, h_n, c_n, cache) = forward(&p, f32s(&x).view(), &f32s(&s0.h), &f32s(&s0.c));
-        let (g, dx, dh0, dc0) = backward(&p, &cache, f32s(&dy).view(), &f32s(&ds.h), &f32s(&ds.c));
-        let (atol, rtol) = (F32_VS_F64_ATOL, F32_VS_F64_RTOL);
-        assert_arrays_close("y", &f64s(&y), &y64, atol, rtol);
-        assert_arrays_close("h_n", &f64s(&h_n), &s64.h, atol, rtol);
-        assert_arrays_close("c_n", &f64s(&c_n), &s64.c, atol, rtol);
-        assert_arrays_close(
-            "dweight_ih",
-            &f64s(&g.dweight_ih),
-            &g64.dweight_ih,
-            atol,
-            rtol,
-        );
-        assert_arrays_close(
-            "dweight_hh",
-            &f64s(&g.dweight_hh),
-            &g64.dweight_hh,
-            atol,
-            rtol,
-        );
-        assert_arrays_close("dbias", &f64s(&g.dbias), &g64.dbias_ih, atol, rtol);
-        assert_arrays_close("dx", &f64s(&dx), &dx64, atol, rtol);
-        assert_arrays_close("dh0", &f64s(&dh0), &ds0_64.h, atol, rtol);
-        assert_arrays_close("dc0", &f64s(&dc0), &ds0_64.c, atol, rtol);
-    }
-
-    #[test]
-    fn v1_matches_chapter_4_in_f32_tolerance() {
-        check(70, (5, 3, 4, 6));
-        check(71, (1, 1, 1, 1));
-        check(72, (20, 4, 16, 8));
-    }
-}
+// ANCHOR_END: backward
