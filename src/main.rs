@@ -49,6 +49,40 @@ enum Command {
         #[command(subcommand)]
         model: TrainModel,
     },
+    /// Write the student edition to OUT: every solution region becomes `todo!("ex N.M: hint")`,
+    /// instructor-only tests are left out, the book comes along.
+    StudentEdition {
+        /// Where to write it (absent or empty, unless --force).
+        out: PathBuf,
+        /// Replace the contents of a non-empty OUT that holds an earlier student edition.
+        #[arg(long)]
+        force: bool,
+        /// Strip only this exercise and keep every test (for mapping tests to exercises; see
+        /// classroom/map_tests.py).
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Grade every subfolder of SUBMISSIONS (one student's copy of the student edition each)
+    /// against the visible and instructor-only tests, each in a fresh copy with time limits.
+    Grade(GradeArgs),
+}
+
+#[derive(clap::Args)]
+struct GradeArgs {
+    /// The folder of submissions, one subfolder per student.
+    submissions: PathBuf,
+    /// The CSV to write; a JSON with the same rows is written next to it (`.json`).
+    #[arg(long, default_value = "grades.csv")]
+    out: PathBuf,
+    /// Time limit in seconds for one exercise's tests.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// Time limit in seconds for building one chapter's tests.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    build_timeout: u64,
+    /// Cargo's target folder for grading (shared by all submissions).
+    #[arg(long)]
+    target_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -189,6 +223,10 @@ fn main() -> ExitCode {
         Some(Command::Figures { book }) => figures(&book).map(|_| ()),
         Some(Command::Check { files }) => return check(&files),
         Some(Command::Bench(args)) => bench(args),
+        Some(Command::StudentEdition { out, force, only }) => {
+            student_edition(&out, force, only.as_deref())
+        }
+        Some(Command::Grade(args)) => grade(args),
         Some(Command::Train {
             model: TrainModel::Rnn(args),
         }) => train_rnn(args),
@@ -432,5 +470,59 @@ fn bench(a: BenchArgs) -> Result<()> {
     } else {
         print!("{}", rnnbook::bench::table(&rows));
     }
+    Ok(())
+}
+
+fn student_edition(out: &std::path::Path, force: bool, only: Option<&str>) -> Result<()> {
+    let pb = spinner("writing the student edition");
+    let root = rnnbook::repo_root();
+    let report = rnnbook::classroom::student_edition(&root, out, force, only);
+    pb.finish_and_clear();
+    let report = report?;
+    // The figures as the instructor's code draws them, so the student edition's book is complete.
+    let figures_dir = out.join("book").join("src").join("figures");
+    std::fs::create_dir_all(&figures_dir)?;
+    let n = rnnbook::figures::render_all(&figures_dir, |_| {})?.len();
+    println!(
+        "wrote {}: {} files, {} exercises as todo!(), {} solution-only regions hidden, {n} figures",
+        out.display(),
+        report.files,
+        report.exercises,
+        report.solution_only
+    );
+    Ok(())
+}
+
+fn grade(a: GradeArgs) -> Result<()> {
+    let target_dir = a
+        .target_dir
+        .unwrap_or_else(|| std::env::temp_dir().join("rnnbook-grade-target"));
+    let opts = rnnbook::grade::GradeOptions {
+        timeout: Duration::from_secs(a.timeout),
+        build_timeout: Duration::from_secs(a.build_timeout),
+        target_dir,
+    };
+    let pb = ProgressBar::new(1);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed}] {msg}").expect("template"),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    let rows = rnnbook::grade::grade_all(
+        &rnnbook::repo_root(),
+        &a.submissions,
+        &opts,
+        |done, total, msg| {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+            pb.set_message(msg.to_string());
+        },
+    );
+    pb.finish_and_clear();
+    let rows = rows?;
+    let json_path = a.out.with_extension("json");
+    rnnbook::fsutil::write_atomic(&a.out, rnnbook::grade::to_csv(&rows).as_bytes())?;
+    rnnbook::fsutil::write_atomic(&json_path, serde_json::to_string_pretty(&rows)?.as_bytes())?;
+    print!("{}", rnnbook::grade::summary(&rows));
+    println!("wrote {} and {}", a.out.display(), json_path.display());
     Ok(())
 }

@@ -289,6 +289,9 @@ mod tests {
 
     #[test]
     fn both_figures_draw() {
+        if crate::figures::student_edition_tree() {
+            return; // a student edition's figures wait for its exercises
+        }
         for fig in figures() {
             let svg = (fig.draw)().unwrap_or_else(|e| panic!("{}: {e:#}", fig.file));
             assert!(

@@ -151,6 +151,9 @@ mod tests {
 
     #[test]
     fn the_gradient_norm_figure_draws_every_series_in_both_panels() {
+        if crate::figures::student_edition_tree() {
+            return; // a student edition's figures wait for its exercises
+        }
         let svg = gradient_norms().unwrap();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         for name in ["RNN", "LSTM", "GRU reset-after", "GRU reset-before"] {

@@ -44,7 +44,7 @@ pub fn sigmoid(x: f64) -> f64 {
 ///
 /// Shapes: scalar in, scalar out, in `[0, 0.25]` for `s` in `[0, 1]`.
 pub fn dsigmoid_from_output(s: f64) -> f64 {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 0.1: the derivative of the sigmoid from its output s
     s * (1.0 - s)
     // END SOLUTION
 }
@@ -66,7 +66,7 @@ pub fn tanh(x: f64) -> f64 {
 ///
 /// Shapes: scalar in, scalar out, in `[0, 1]` for `t` in `[-1, 1]`.
 pub fn dtanh_from_output(t: f64) -> f64 {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 0.2: the derivative of tanh from its output t
     1.0 - t * t
     // END SOLUTION
 }

@@ -42,7 +42,7 @@ where
     D: Dimension,
     F: FnMut(&Array<f64, D>) -> f64,
 {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 0.3: move theta at index by plus and minus eps, restore it, and divide by 2 eps
     let original = theta[index.clone()];
     theta[index.clone()] = original + eps;
     let loss_plus = loss(theta);

@@ -18,11 +18,12 @@
 //! measures the accuracy of central differences on a small recurrence; it backs the values of
 //! the gradient-check tolerances.
 //!
-//! Lines `// BEGIN SOLUTION` and `// END SOLUTION` mark the bodies that the student edition
-//! replaces with `todo!()`. Lines `// ANCHOR: name` and `// ANCHOR_END: name` mark the code
+//! Lines `// BEGIN SOLUTION ex N.M: hint` and `// END SOLUTION` mark exercise N.M: the student
+//! edition replaces the lines between them with `todo!("ex N.M: hint")`. Lines `// ANCHOR: name` and `// ANCHOR_END: name` mark the code
 //! that the book includes.
 
 pub mod activations;
+pub mod fixture;
 pub mod gradcheck;
 pub mod notation;
 pub mod rng;

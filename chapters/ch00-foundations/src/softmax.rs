@@ -17,7 +17,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 ///
 /// Shapes: `z: [V]` in, `[V]` out. Stable for large positive or negative logits.
 pub fn log_softmax_row(z: ArrayView1<f64>) -> Array1<f64> {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 0.4: subtract the largest z before exponentiating
     let m = z.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
     let log_sum = z.mapv(|v| (v - m).exp()).sum().ln(); // ln Σ e^(z_j - m), >= 0
     z.mapv(|v| (v - m) - log_sum)

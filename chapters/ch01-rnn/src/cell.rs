@@ -86,7 +86,7 @@ crate::impl_tensors!(RnnParams {
 ///
 /// Shapes: `x_t: [B, I]`, `h_prev: [B, H]` → `h_t: [B, H]`.
 pub fn cell_forward(p: &RnnParams, x_t: ArrayView2<f64>, h_prev: ArrayView2<f64>) -> Array2<f64> {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 1.1: h_t = tanh(x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh)
     let mut a = x_t.dot(&p.weight_ih.t()) + &p.bias_ih; // x_t W_ihᵀ + b_ih
     a += &h_prev.dot(&p.weight_hh.t()); //                 + h_{t-1} W_hhᵀ
     a += &p.bias_hh; //                                    + b_hh

@@ -19,7 +19,7 @@ pub fn sample_index<R: Rng + ?Sized>(
     temperature: f64,
     rng: &mut R,
 ) -> usize {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 1.2: refuse a bad argument, then draw from softmax(logits / T)
     assert!(
         temperature.is_finite() && temperature > 0.0,
         "temperature must be positive, got {temperature}"

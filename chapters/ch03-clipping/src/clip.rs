@@ -43,7 +43,7 @@ fn first_non_finite(grads: &impl Tensors) -> Option<NonFiniteGradient> {
 /// entry of `1e160` squared is `inf` in `f64`) or underflows to zero. NaN anywhere gives NaN;
 /// an infinite entry gives `inf`.
 pub fn global_norm(grads: &impl Tensors) -> f64 {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 3.1: the L2 norm of every entry of every tensor, scaled so it cannot overflow
     let tensors = grads.tensors();
     let entries = || tensors.iter().flat_map(|(_, t)| t.iter().copied());
     let largest = entries().fold(0.0f64, |m, v| {
@@ -76,7 +76,7 @@ pub fn clip_by_global_norm(
     grads: &mut impl Tensors,
     max_norm: f64,
 ) -> Result<ClipReport, NonFiniteGradient> {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 3.2: refuse non-finite gradients, then scale every tensor by max_norm / norm if the norm is larger
     assert!(max_norm > 0.0, "max_norm must be positive, got {max_norm}");
     if let Some(bad) = first_non_finite(grads) {
         return Err(bad);

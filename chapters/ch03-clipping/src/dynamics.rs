@@ -182,7 +182,7 @@ pub fn grad_norms_by_distance(
     h0: ArrayView2<f64>,
     dy_last: ArrayView2<f64>,
 ) -> Vec<f64> {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 3.3: one forward pass, then walk back one step at a time and record each norm
     let (_, _, cache) = forward(p, x, h0);
     let norm = |a: &Array2<f64>| a.mapv(|v| v * v).sum().sqrt();
     let mut dh = dy_last.to_owned(); // k = 0: ∂L/∂h_T = dy

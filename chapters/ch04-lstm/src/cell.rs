@@ -176,7 +176,7 @@ impl Cell for Lstm {
         let hs = p.hidden_size();
         let gate = |n| k.gates.slice(s![.., gate_rows(n, hs)]);
         let (i, f, gg, o) = (gate(LSTM_I), gate(LSTM_F), gate(LSTM_G), gate(LSTM_O));
-        // BEGIN SOLUTION
+        // BEGIN SOLUTION ex 4.1: dc from both paths, the four gate gradients, then the parameter and input gradients
         let dh = &dnext.h;
         // dc collects both paths into c_t: from h_t = o⊙tanh(c_t), and from c_{t+1} (the carousel).
         let dc = &dnext.c + &(dh * &o * &k.tanh_c.mapv(dtanh_from_output));

@@ -87,7 +87,7 @@ impl TfBasicLstm {
     /// g, f, o; the kernel is split at row `I` and transposed; the constant forget bias is folded
     /// into `bias_ih`'s forget rows; `bias_hh` is zero.
     pub fn to_pytorch(&self) -> LstmParams {
-        // BEGIN SOLUTION
+        // BEGIN SOLUTION ex 4.2: TF column blocks i, j, f, o go to PyTorch row blocks, transposed, with the forget bias added
         let hs = self.bias.len() / LSTM_GATES;
         let is = self.kernel.nrows() - hs;
         let mut p = LstmParams {

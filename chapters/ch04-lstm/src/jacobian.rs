@@ -47,7 +47,7 @@ pub fn dc_dc_prev_given(
     c_prev: ArrayView1<f64>,
     dh_dc: ArrayView1<f64>,
 ) -> Array2<f64> {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 4.3: diag(f) plus the path through h_prev, from one step of the cell
     let hs = p.hidden_size();
     let prev = LstmState {
         h: (&o_prev * &c_prev.mapv(f64::tanh)).insert_axis(Axis(0)),

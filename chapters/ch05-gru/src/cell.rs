@@ -160,7 +160,7 @@ fn gru_step_backward(
     let (r, z, n) = (gate(GRU_R), gate(GRU_Z), gate(GRU_N));
     let n_rows = gate_rows(GRU_N, hs);
     let w_hn = p.weight_hh.slice(s![n_rows.clone(), ..]);
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ex 5.1: dz, the candidate gradient, dr by variant, then both sides of the parameters
     let mut dh_prev = dh * &z; //                            through z ⊙ h_{t-1}
     let dz = dh * &(&k.h_prev - &n); //                      h_t = n + z ⊙ (h_{t-1} − n)
     let dan = &(dh * &(1.0 - &z)) * &n.mapv(dtanh_from_output); // at n's pre-activation

@@ -1,7 +1,8 @@
 //! Where the time of the LSTM forward goes, at the benchmark shape: the activations alone
 //! (fast in a portable loop, fast in an AVX2 block, the standard library's), then v1, v2, v2's
 //! code with no activations at all, and the GEMMs alone (the input projection plus T per-step
-//! products).
+//! products), and the GEMMs of the concatenated form `[x_t, h_{t-1}] · [W_ih | W_hh]ᵀ` (one
+//! product per step, as in TensorFlow's `BasicLSTMCell`).
 //!
 //! `cargo run --release -p ch06-fused --example time_lstm`
 
@@ -66,6 +67,17 @@ fn main() {
         "GEMMs alone: input projection {input:.1} + {t} steps {steps:.1} = {:.1}",
         input + steps
     );
+    // The concatenated form of post 001: [x_t, h_{t-1}] · [W_ih | W_hh]ᵀ, one GEMM per step.
+    let w_cat = ndarray::concatenate(ndarray::Axis(1), &[p.weight_ih.view(), p.weight_hh.view()])
+        .expect("both have 4H rows");
+    let xh = Array2::<f32>::from_elem((b, i + h), 0.1);
+    let concat = median_ms(|| {
+        for k in 0..t {
+            let mut g = gates.slice_mut(s![k * b..(k + 1) * b, ..]);
+            general_mat_mul(1.0, &xh, &w_cat.t(), 1.0, &mut g);
+        }
+    });
+    println!("GEMMs of the concatenated form: {t} steps of [x_t, h_(t-1)] · W_catᵀ {concat:.1}");
 }
 
 /// The activations alone, on 4.1 M values (as many as one forward pass evaluates).

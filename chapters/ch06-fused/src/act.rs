@@ -72,6 +72,7 @@ pub fn fast_exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4; // ln 2 split in two so that n·LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
     const SHIFT: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer
+    // BEGIN SOLUTION ex 6.2: clamp, write x = n ln2 + r, a polynomial for e^r, and 2^n from its bits
     let x = x.clamp(-87.0, 88.0);
     let t = x * LOG2_E + SHIFT; //          the low bits of t now hold n = round(x / ln 2)
     let n = t - SHIFT;
@@ -84,6 +85,7 @@ pub fn fast_exp(x: f32) -> f32 {
     let n_int = t.to_bits().wrapping_sub(SHIFT.to_bits()) as i32;
     let two_to_n = f32::from_bits(((n_int + 127) << 23) as u32); // 2ⁿ built from its exponent bits
     p * two_to_n
+    // END SOLUTION
 }
 // ANCHOR_END: fast_exp
 
@@ -160,6 +162,20 @@ mod tests {
             })
             .fold(0.0, f64::max);
         assert!(worst < 5e-7, "fast_exp max relative error {worst:e}");
+    }
+
+    /// Keras's old default gate activation, which post 000 mentions: `clip(0.2x + 0.5, 0, 1)`.
+    fn hard_sigmoid(x: f32) -> f32 {
+        (0.2 * x + 0.5).clamp(0.0, 1.0)
+    }
+
+    #[test]
+    fn hard_sigmoid_is_another_function() {
+        // Its largest distance from σ is about 0.076 (near |x| = 2.5, where it is already 0 or 1):
+        // five orders of magnitude above the f32 tolerance, so not an approximation of σ at all.
+        let e = max_err(hard_sigmoid, sigmoid64);
+        eprintln!("hard_sigmoid max abs error {e:.4}");
+        assert!((0.07..0.08).contains(&e), "{e}");
     }
 
     #[test]

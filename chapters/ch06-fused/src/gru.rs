@@ -195,7 +195,6 @@ fn gates_backward(
         );
     }
 }
-// ANCHOR_END: gates_backward
 
 /// v1: [`forward_with`] on the standard library's activations.
 pub fn forward(

@@ -81,6 +81,7 @@ fn row_forward<A: Act>(
     tanh_c: &mut [f32],
     h_t: &mut [f32],
 ) {
+    // BEGIN SOLUTION ex 6.1: activate the four blocks in place, then c_t, tanh(c_t) and h_t
     let h = h_t.len();
     let (gi, gf, gg, go) = (&mut gi[..h], &mut gf[..h], &mut gg[..h], &mut go[..h]);
     let (c_prev, c_next, tanh_c) = (&c_prev[..h], &mut c_next[..h], &mut tanh_c[..h]);
@@ -96,6 +97,7 @@ fn row_forward<A: Act>(
         (gi[j], gf[j], gg[j], go[j]) = (i, f, g, o);
         (c_next[j], tanh_c[j], h_t[j]) = (c, t, o * t); // h_t = o⊙tanh(c_t)
     }
+    // END SOLUTION
 }
 // ANCHOR_END: row_forward
 

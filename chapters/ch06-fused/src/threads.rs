@@ -14,10 +14,12 @@ use rayon::prelude::*;
 // ANCHOR: split
 /// Splits `0..b` into at most `parts` contiguous, non-empty ranges of nearly equal size.
 pub fn batch_chunks(b: usize, parts: usize) -> Vec<Range<usize>> {
+    // BEGIN SOLUTION ex 6.3: at most parts ranges, none empty, sizes differing by at most one
     let parts = parts.clamp(1, b.max(1));
     (0..parts)
         .map(|k| k * b / parts..(k + 1) * b / parts)
         .collect()
+    // END SOLUTION
 }
 
 /// `f` on every item, in parallel on the current rayon pool; results in order.

@@ -1,0 +1,58 @@
+//! Instructor-only tests for chapter 2: BPTT against every PyTorch `nn.RNN` fixture.
+
+use std::path::PathBuf;
+
+use ch00_foundations::fixture::load;
+use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL, assert_arrays_close};
+use ch01_rnn::RnnParams;
+use ch02_bptt::{backward, forward};
+use ndarray::Array2;
+
+#[test]
+fn ex2_1_backward_matches_every_pytorch_rnn_fixture() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let mut n = 0;
+    for k in ["tiny", "rect", "long", "saturated", "zero_state"] {
+        let path = dir.join(format!("rnn_tanh_{k}.json"));
+        let f = load(&path).unwrap();
+        let p = RnnParams {
+            weight_ih: f.params.weight_ih.clone(),
+            weight_hh: f.params.weight_hh.clone(),
+            bias_ih: f.params.bias_ih.clone(),
+            bias_hh: f.params.bias_hh.clone(),
+        };
+        let (_, _, cache) = forward(&p, f.x.view(), f.h0.view());
+        let dh_n = f
+            .grad_h_n
+            .clone()
+            .unwrap_or_else(|| Array2::zeros(f.h0.raw_dim()));
+        let (g, dx, dh0) = backward(&p, &cache, f.grad_y.view(), dh_n.view());
+        let close = |what: &str, a: &ndarray::ArrayD<f64>, e: &ndarray::ArrayD<f64>| {
+            assert_arrays_close(&format!("{k}: {what}"), a, e, FIXTURE_ATOL, FIXTURE_RTOL)
+        };
+        close(
+            "dW_ih",
+            &g.dweight_ih.into_dyn(),
+            &f.grads.weight_ih.clone().into_dyn(),
+        );
+        close(
+            "dW_hh",
+            &g.dweight_hh.into_dyn(),
+            &f.grads.weight_hh.clone().into_dyn(),
+        );
+        close(
+            "db_ih",
+            &g.dbias_ih.into_dyn(),
+            &f.grads.bias_ih.clone().into_dyn(),
+        );
+        close(
+            "db_hh",
+            &g.dbias_hh.into_dyn(),
+            &f.grads.bias_hh.clone().into_dyn(),
+        );
+        close("dx", &dx.into_dyn(), &f.grad_x.clone().into_dyn());
+        close("dh0", &dh0.into_dyn(), &f.grad_h0.clone().into_dyn());
+        n += 1;
+    }
+    assert_eq!(n, 5);
+}
