@@ -17,7 +17,7 @@
 //! the submission's region bodies are spliced. Deleted or edited tests therefore change nothing.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
@@ -492,13 +492,6 @@ pub fn first_panic(stdout: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// A path relative to the repository, for error messages.
-pub fn rel_display(root: &Path, p: &Path) -> PathBuf {
-    p.strip_prefix(root)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 #[cfg(test)]
