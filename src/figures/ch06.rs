@@ -613,7 +613,7 @@ pub(crate) fn results_table_from(data: &BenchFile) -> Result<String> {
                         "naive (chapter {}, f64)",
                         if cell == "LSTM" { 4 } else { 5 }
                     ),
-                    "gemm" => "GEMM roofline (one GEMM of the forward's flops, ×3)".to_string(),
+                    "gemm" => "GEMM roofline".to_string(),
                     "pytorch" => "PyTorch".to_string(),
                     other => other.to_string(),
                 };
@@ -634,7 +634,9 @@ pub(crate) fn results_table_from(data: &BenchFile) -> Result<String> {
         }
     }
     s.push_str(
-        "\nGFLOP/s count GEMM flops only (forward 2·T·B·(I+H)·G·H, forward + backward 3×); \
+        "\nThe GEMM roofline row times one single-threaded GEMM with the forward pass's flops \
+         (its forward + backward column is 3× that). \
+         GFLOP/s count GEMM flops only (forward 2·T·B·(I+H)·G·H, forward + backward 3×); \
          \"% of 1-thread GEMM\" divides by the number of threads. The 2-thread rows come from a \
          second round of the same command, whose own naive and GEMM rows they are compared with. \
          \"× PyTorch\" above 1 means faster than PyTorch.\n",
