@@ -1,5 +1,8 @@
 //! `rnnbook check`: run the book's implementation on PyTorch fixtures and compare every tensor.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use ch00_foundations::tolerance::{Comparison, FIXTURE_ATOL, FIXTURE_RTOL, compare_arrays};
 use ndarray::{Array2, ArrayBase, Data, Dimension};
 
@@ -25,6 +28,76 @@ macro_rules! compare_param_grads {
         compare($t, "grads.bias_ih", &$g.dbias_ih, &$f.grads.bias_ih);
         compare($t, "grads.bias_hh", &$g.dbias_hh, &$f.grads.bias_hh);
     };
+}
+
+/// `rnnbook check FILE...`: checks every file and prints every tensor's errors. Exit code 0 when
+/// all are within tolerance, 1 when a tensor is not, 2 when a file cannot be read.
+pub fn command(files: &[PathBuf]) -> ExitCode {
+    use std::fmt::Write as _;
+    let mut worst = 0u8;
+    let mut out = String::new();
+    writeln!(
+        out,
+        "tolerance: |actual - expected| <= {FIXTURE_ATOL:e} + {FIXTURE_RTOL:e} * |expected|"
+    )
+    .expect("writing to a String");
+    for path in files {
+        let fixture = match crate::fixture::load(path) {
+            Ok(f) => f,
+            Err(e) => {
+                flush_stdout(&mut out);
+                eprintln!("error: {e}");
+                worst = worst.max(2);
+                continue;
+            }
+        };
+        let result = check_fixture(&fixture);
+        let verdict = if result.passed() { "ok" } else { "FAILED" };
+        writeln!(
+            out,
+            "{} ({}, T={} B={} I={} H={}): {verdict}",
+            path.display(),
+            fixture.cell.name(),
+            fixture.seq_len,
+            fixture.batch,
+            fixture.input_size,
+            fixture.hidden_size
+        )
+        .expect("writing to a String");
+        for t in &result.tensors {
+            let c = &t.comparison;
+            let mark = if c.is_within() { "ok" } else { "FAILED" };
+            writeln!(
+                out,
+                "  {:<16} max abs {:9.3e}  max rel {:9.3e}  {mark}",
+                t.name, c.max_abs, c.max_rel
+            )
+            .expect("writing to a String");
+            if !c.is_within() {
+                writeln!(out, "    {c}").expect("writing to a String");
+            }
+        }
+        if !result.passed() {
+            worst = worst.max(1);
+        }
+        if !flush_stdout(&mut out) {
+            break; // the reader went away (e.g. `| head`): stop quietly
+        }
+    }
+    flush_stdout(&mut out);
+    ExitCode::from(worst)
+}
+
+/// Writes `buf` to stdout and clears it; false if stdout is closed (a broken pipe).
+fn flush_stdout(buf: &mut String) -> bool {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let ok = stdout
+        .write_all(buf.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_ok();
+    buf.clear();
+    ok
 }
 
 /// One tensor's comparison.

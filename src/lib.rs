@@ -1,7 +1,14 @@
 //! `rnnbook`: the builder and command-line tool of *Recurrent Networks from Scratch, in Rust*.
 //!
-//! The chapters live in their own crates under `chapters/`; this crate draws the figures from them
-//! ([`figures`]) and builds the book ([`book`]).
+//! The chapters live in their own crates under `chapters/`; this crate holds one folder per job:
+//!
+//! - [`book`]: `rnnbook build`, the book in-process with its include, KaTeX and link checks;
+//! - [`figures`]: drawing every figure from the chapters' code and committed data;
+//! - [`check`]: `rnnbook check`, the book's cells against PyTorch fixtures;
+//! - [`train`]: `rnnbook train`, files, progress and checkpoints around chapter 3's training step;
+//! - [`bench`]: `rnnbook bench`, chapter 6's kernels timed side by side (and PyTorch);
+//! - [`classroom`]: `rnnbook student-edition` and `rnnbook grade`;
+//! - [`progress`]: the progress bars they share.
 
 pub mod bench;
 pub mod book;
@@ -10,8 +17,7 @@ pub mod classroom;
 pub mod figures;
 /// The fixture reader lives in chapter 0, so that chapter tests can read fixtures too.
 pub use ch00_foundations::fixture;
-pub mod fsutil;
-pub mod grade;
+pub mod progress;
 pub mod train;
 
 use std::path::PathBuf;

@@ -80,7 +80,7 @@ fn lists_run_every_combination_for_both_cells() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rows: Vec<rnnbook::bench::BenchRow> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<ch06_fused::results::BenchRow> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.len(), 2 * 2 * 5);
     assert!(rows.iter().all(|r| r.cell == "gru"));
     let v3: Vec<(usize, usize)> = rows

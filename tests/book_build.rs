@@ -293,7 +293,12 @@ fn the_command_line_names_a_missing_book() {
 /// The real book, with freshly drawn figures, builds clean (into a temporary folder).
 #[test]
 fn the_real_book_builds_clean() {
-    rnnbook::figures::render_all(&real_book().join("src/figures"), |_| {}).unwrap();
+    rnnbook::figures::render_all(
+        &real_book().join("src/figures"),
+        rnnbook::book::drawing_here(),
+        |_| {},
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     let report = build_book_into(&real_book(), Some(&out.path().join("html"))).unwrap();
     assert!(

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use rnnbook::classroom::grade::tests_by_package;
 use rnnbook::classroom::{STUDENT_MARKER, parse_regions, read_config, region_bodies, tree_files};
-use rnnbook::grade::tests_by_package;
 
 /// Instructor-only tests are named `exN_M_…`.
 fn is_instructor_test(name: &str) -> bool {

@@ -3,7 +3,8 @@
 use anyhow::Result;
 use plotters::prelude::*;
 
-use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document};
+use super::Figure;
+use super::style::{AXIS_TEXT, BLUE, BookMesh, FONT, ORANGE, draw_legend, plot_err, svg_document};
 
 /// Chapter 0's figures.
 pub fn figures() -> Vec<Figure> {
@@ -58,9 +59,7 @@ fn gradcheck_eps() -> Result<String> {
             .y_desc("max relative error")
             .x_label_formatter(&|v| format!("{v:.0e}"))
             .y_label_formatter(&|v| format!("{v:.0e}"))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .light_line_style(WHITE.mix(0.0))
+            .book_style(AXIS_TEXT)
             .draw()
             .map_err(plot_err)?;
         for (data, color, name) in [

@@ -5,7 +5,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{BLUE, FONT, Figure, HEIGHT, ORANGE, WIDTH, plot_err, svg_document};
+use super::Figure;
+use super::style::{BLUE, FONT, GREY, HEIGHT, ORANGE, WIDTH, plot_err, svg_document};
 
 /// Chapter 1's figures.
 pub fn figures() -> Vec<Figure> {
@@ -28,7 +29,6 @@ const CELL_BOTTOM: i32 = 308;
 const OUT_W: i32 = 84;
 const OUT_TOP: i32 = 112;
 const OUT_BOTTOM: i32 = 150;
-const GREY: RGBColor = RGBColor(90, 90, 90);
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 

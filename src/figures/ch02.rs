@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use plotters::prelude::*;
 
-use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document};
-use crate::train::read_log;
+use super::Figure;
+use super::style::{
+    AXIS_TEXT, BLUE, BookMesh, FONT, ORANGE, SKY, draw_legend, plot_err, svg_document,
+};
+use ch03_clipping::train_log::TrainLog;
 
 /// Chapter 2's figures.
 pub fn figures() -> Vec<Figure> {
@@ -51,7 +54,7 @@ fn centered_mean(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
 
 /// Loss per character against the step, raw and smoothed, with `ln V` (uniform guessing).
 pub(crate) fn train_loss_from(path: &Path) -> Result<String> {
-    let log = read_log(path)?;
+    let log = TrainLog::read(path)?;
     let v = log.vocab_size().with_context(|| {
         format!(
             "the training log {}: its `#` comment line has no `vocab_size=V`",
@@ -78,8 +81,7 @@ pub(crate) fn train_loss_from(path: &Path) -> Result<String> {
     let smooth = centered_mean(&raw, SMOOTH_HALF_WIDTH);
     let x_max = raw.last().map_or(1.0, |p| p.0);
     let y_max = raw.iter().map(|p| p.1).fold(uniform, f64::max) * 1.08;
-    let light_blue = RGBColor(86, 180, 233); // Okabe–Ito sky blue
-    let x_desc = match (log.meta.get("seq_len"), log.meta.get("batch")) {
+    let x_desc = match (log.meta("seq_len"), log.meta("batch")) {
         (Some(t), Some(b)) => {
             format!("training step (each: a window of {t} characters in each of {b} streams)")
         }
@@ -103,21 +105,17 @@ pub(crate) fn train_loss_from(path: &Path) -> Result<String> {
             .y_desc("loss per character (nats)")
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| format!("{y:.1}"))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .light_line_style(WHITE.mix(0.0))
+            .book_style(AXIS_TEXT)
             .draw()
             .map_err(plot_err)?;
         chart
             .draw_series(LineSeries::new(
                 raw.iter().copied(),
-                light_blue.mix(0.8).stroke_width(1),
+                SKY.mix(0.8).stroke_width(1),
             ))
             .map_err(plot_err)?
             .label("loss of each step's window")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], light_blue.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], SKY.stroke_width(2)));
         chart
             .draw_series(LineSeries::new(
                 smooth.iter().copied(),

@@ -5,11 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow};
-use plotters::coord::Shift;
-use plotters::prelude::*;
+use anyhow::{Context, Result};
 
-use crate::fsutil::write_atomic;
+use ch00_foundations::files::write_atomic;
 
 /// One figure: the file it is written to and the function that draws it.
 pub struct Figure {
@@ -26,7 +24,8 @@ mod ch02;
 mod ch03;
 mod ch04;
 mod ch05;
-pub mod ch06;
+mod ch06;
+mod style;
 
 /// Every figure of the book, in chapter order. Each chapter's figures live in `chNN.rs`.
 pub fn all() -> Vec<Figure> {
@@ -44,19 +43,51 @@ pub fn all() -> Vec<Figure> {
     .collect()
 }
 
+/// `rnnbook figures`: draws every figure into `BOOK/src/figures/` with a progress bar; returns
+/// how many.
+pub fn command(book: &Path, drawing: Drawing) -> Result<usize> {
+    let start = std::time::Instant::now();
+    let out = book.join("src").join("figures");
+    let pb = crate::progress::bar("{bar:30} {pos}/{len} figures  {msg}", all().len() as u64);
+    let written = render_all(&out, drawing, |name| {
+        pb.set_message(name.to_string());
+        pb.inc(1);
+    });
+    pb.finish_and_clear();
+    let written = written?;
+    eprintln!(
+        "figures: {} drawn into {} in {:.2} s",
+        written.len(),
+        out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(written.len())
+}
+
+/// What to do with a figure whose code is not written yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drawing {
+    /// Draw every figure; any failure is an error (the instructor's tree).
+    Everything,
+    /// A figure whose code reaches an exercise's `todo!()` keeps the copy already on disk (a
+    /// student edition, which ships the instructor's figures); the build goes on.
+    KeepWhatIsUnsolved,
+}
+
 /// Draw every figure into `out_dir`, each file written atomically; calls `progress` after each.
-///
-/// In a student edition (see [`crate::classroom`]) a figure whose code reaches an exercise's
-/// `todo!()` keeps the copy shipped with the edition, and the build goes on.
-pub fn render_all(out_dir: &Path, mut progress: impl FnMut(&str)) -> Result<Vec<PathBuf>> {
-    let student = crate::classroom::is_student_edition(&crate::repo_root());
+pub fn render_all(
+    out_dir: &Path,
+    drawing: Drawing,
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for fig in all() {
         let path = out_dir.join(fig.file);
-        let drawn = if student {
-            draw_or_keep(&fig, &path)?
-        } else {
-            Some((fig.draw)().with_context(|| format!("drawing figure {}", fig.file))?)
+        let drawn = match drawing {
+            Drawing::KeepWhatIsUnsolved => draw_or_keep(&fig, &path)?,
+            Drawing::Everything => {
+                Some((fig.draw)().with_context(|| format!("drawing figure {}", fig.file))?)
+            }
         };
         if let Some(svg) = drawn {
             write_atomic(&path, svg.as_bytes())?;
@@ -67,23 +98,29 @@ pub fn render_all(out_dir: &Path, mut progress: impl FnMut(&str)) -> Result<Vec<
     Ok(written)
 }
 
+/// Runs `draw`, catching the panic of an unsolved exercise's `todo!()`: `Err(message)`.
+fn draw_catching_todo(draw: fn() -> Result<String>) -> std::result::Result<Result<String>, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {})); // the todo!() message is reported by the caller
+    let result = std::panic::catch_unwind(draw);
+    std::panic::set_hook(hook);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
 /// Draws `fig`, or, when its code panics (an unsolved exercise), keeps the file already at
 /// `path` (`None`); an error if there is none.
 fn draw_or_keep(fig: &Figure, path: &Path) -> Result<Option<String>> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {})); // the todo!() message is reported below instead
-    let result = std::panic::catch_unwind(fig.draw);
-    std::panic::set_hook(hook);
-    match result {
+    match draw_catching_todo(fig.draw) {
         Ok(svg) => Ok(Some(
             svg.with_context(|| format!("drawing figure {}", fig.file))?,
         )),
-        Err(payload) => {
-            let why = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+        Err(why) => {
             anyhow::ensure!(
                 path.exists(),
                 "figure {} needs code that is not written yet ({why}), and no copy was shipped",
@@ -95,65 +132,15 @@ fn draw_or_keep(fig: &Figure, path: &Path) -> Result<Option<String>> {
     }
 }
 
-/// Whether this tree is a student edition, whose figures may need exercises not yet solved
-/// (their tests then have nothing to check).
+/// For figure tests: the figure drawn, or `None` when its code reaches an exercise that is not
+/// solved yet (in a student edition; its test then has nothing to check).
 #[cfg(test)]
-pub(crate) fn student_edition_tree() -> bool {
-    crate::classroom::is_student_edition(&crate::repo_root())
-}
-
-pub(crate) const WIDTH: u32 = 760;
-pub(crate) const HEIGHT: u32 = 460;
-pub(crate) const FONT: &str = "sans-serif";
-
-/// Series colours, chosen to stay apart for readers with the common colour-vision deficiencies
-/// (Okabe–Ito palette).
-pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
-pub(crate) const ORANGE: RGBColor = RGBColor(213, 94, 0);
-
-pub(crate) fn svg_document(
-    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
-) -> Result<String> {
-    svg_document_sized((WIDTH, HEIGHT), draw)
-}
-
-/// [`svg_document`] with another size, for figures with several panels side by side.
-pub(crate) fn svg_document_sized(
-    size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
-) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        draw(&root)?;
-        root.present().map_err(plot_err)?;
+pub(crate) fn drawn_unless_unsolved(draw: fn() -> Result<String>) -> Option<String> {
+    match draw_catching_todo(draw) {
+        Ok(svg) => Some(svg.unwrap()),
+        Err(why) if why.contains("not yet implemented") => None,
+        Err(why) => panic!("{why}"),
     }
-    Ok(svg)
-}
-
-/// The book's legend style: a framed, nearly opaque box at `position`.
-pub(crate) fn draw_legend<'a, DB, CT>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-    font_size: u32,
-) -> Result<()>
-where
-    DB: DrawingBackend + 'a,
-    CT: plotters::coord::CoordTranslate,
-{
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font((FONT, font_size))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.3))
-        .draw()
-        .map_err(plot_err)
-}
-
-pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("plotters: {e:?}")
 }
 
 #[cfg(test)]
@@ -162,11 +149,10 @@ mod tests {
 
     #[test]
     fn every_figure_draws_a_complete_svg() {
-        if crate::figures::student_edition_tree() {
-            return; // a student edition's figures wait for its exercises
-        }
         for fig in all().into_iter().filter(|f| f.file.ends_with(".svg")) {
-            let svg = (fig.draw)().unwrap();
+            let Some(svg) = drawn_unless_unsolved(fig.draw) else {
+                continue; // a student edition's figure waits for its exercise
+            };
             assert!(svg.starts_with("<svg"), "{}", fig.file);
             assert!(svg.trim_end().ends_with("</svg>"), "{}", fig.file);
             assert!(

@@ -17,6 +17,7 @@
 //! perturbed copy of that one tensor.
 
 use crate::rng::{seeded_rng, uniform_array};
+use crate::tensors::Tensors;
 use crate::tolerance::{GRAD_CHECK_EPS, GRAD_CHECK_RTOL, REL_ERROR_FLOOR};
 use ndarray::{Array, Array1, Array2, ArrayBase, Data, Dimension, IntoDimension, Zip};
 use std::fmt;
@@ -292,6 +293,48 @@ where
     let report = check_gradient(name, param, analytic, GRAD_CHECK_EPS, loss);
     report.assert_within(GRAD_CHECK_RTOL);
     report
+}
+
+/// [`assert_gradient`] on every tensor of a parameter set: tensor `k` of `params` is moved in
+/// a copy of the whole set, and its numeric gradient is compared with tensor `k` of `grads`.
+/// Returns one report per tensor, in order.
+///
+/// Shapes: `params` and `grads` list the same shapes in the same order, and each gradient is
+/// named `d` + its parameter's name (`weight_hh` ↔ `dweight_hh`), as the book's `Grads` structs
+/// are. `loss` computes the scalar loss from a whole parameter set.
+///
+/// # Panics
+/// If a check fails, or the two lists do not line up by number, name or shape.
+#[track_caller]
+pub fn assert_every_gradient<P: Tensors + Clone>(
+    params: &P,
+    grads: &impl Tensors,
+    mut loss: impl FnMut(&P) -> f64,
+) -> Vec<GradCheckReport> {
+    let (ps, gs) = (params.tensors(), grads.tensors());
+    assert_eq!(
+        ps.len(),
+        gs.len(),
+        "{} parameters but {} gradients",
+        ps.len(),
+        gs.len()
+    );
+    let mut reports = Vec::with_capacity(ps.len());
+    for (k, ((name, param), (gname, analytic))) in ps.iter().zip(&gs).enumerate() {
+        assert_eq!(
+            *gname,
+            format!("d{name}"),
+            "tensor {k}: the gradient of `{name}` is listed as `{gname}`"
+        );
+        let report = check_gradient(name, param, analytic, GRAD_CHECK_EPS, |theta| {
+            let mut moved = params.clone();
+            moved.tensors_mut()[k].1.assign(theta);
+            loss(&moved)
+        });
+        report.assert_within(GRAD_CHECK_RTOL);
+        reports.push(report);
+    }
+    reports
 }
 
 /// One point of the error-versus-step-size figure.
@@ -630,5 +673,54 @@ mod tests {
             "{:?}",
             a[1]
         );
+    }
+
+    /// Two tensors and their gradients, for [`assert_every_gradient`].
+    #[derive(Clone)]
+    struct Pair {
+        w: Array2<f64>,
+        b: Array1<f64>,
+    }
+    crate::impl_tensors!(Pair { w, b });
+    struct PairGrads {
+        dw: Array2<f64>,
+        db: Array1<f64>,
+    }
+    crate::impl_tensors!(PairGrads { dw, db });
+
+    /// `L = Σ sin(w) · 2 + Σ b³`.
+    fn pair_loss(p: &Pair) -> f64 {
+        p.w.mapv(f64::sin).sum() * 2.0 + p.b.mapv(|v| v.powi(3)).sum()
+    }
+
+    fn pair() -> (Pair, PairGrads) {
+        let p = Pair {
+            w: array![[0.1, -0.7], [1.3, 0.4]],
+            b: array![0.5, -1.5, 2.0],
+        };
+        let g = PairGrads {
+            dw: p.w.mapv(|v| 2.0 * v.cos()),
+            db: p.b.mapv(|v| 3.0 * v * v),
+        };
+        (p, g)
+    }
+
+    #[test]
+    fn every_gradient_of_a_parameter_set_is_checked_in_order() {
+        let (p, g) = pair();
+        let reports = assert_every_gradient(&p, &g, pair_loss);
+        let names: Vec<_> = reports
+            .iter()
+            .map(|r| (r.name.as_str(), r.entries_checked))
+            .collect();
+        assert_eq!(names, [("w", 4), ("b", 3)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "gradient check failed for `b`")]
+    fn a_wrong_entry_in_the_second_tensor_fails_the_check() {
+        let (p, mut g) = pair();
+        g.db[2] += 0.1;
+        assert_every_gradient(&p, &g, pair_loss);
     }
 }

@@ -8,9 +8,12 @@
 //! - [`activations`]: `sigmoid` and `tanh`, and their derivatives written in terms of their
 //!   outputs.
 //! - [`softmax`]: row-wise `softmax`, `log_softmax` and `cross_entropy` for logits `[B, V]`.
+//! - [`files`]: writing a file atomically, so that no reader ever sees half of it.
 //! - [`gradcheck`]: a central finite-difference gradient checker for arrays of any shape, and
 //!   the data behind the chapter's error-versus-step-size figure.
 //! - [`rng`]: seeded, portable random numbers and PyTorch's uniform initialisation.
+//! - [`tensors`]: every tensor of a parameter (or gradient) set by name, in a fixed order,
+//!   which gradient checks, optimizers and clipping walk over.
 //! - [`tolerance`]: every tolerance of the book as a named constant, plus array comparison
 //!   helpers.
 //!
@@ -23,9 +26,11 @@
 //! that the book includes.
 
 pub mod activations;
+pub mod files;
 pub mod fixture;
 pub mod gradcheck;
 pub mod notation;
 pub mod rng;
 pub mod softmax;
+pub mod tensors;
 pub mod tolerance;

@@ -74,7 +74,7 @@ impl RnnParams {
     }
 }
 
-crate::impl_tensors!(RnnParams {
+ch00_foundations::impl_tensors!(RnnParams {
     weight_ih,
     weight_hh,
     bias_ih,

@@ -60,7 +60,7 @@ impl OutputLayer {
     // ANCHOR_END: output_forward
 }
 
-crate::impl_tensors!(OutputLayer { weight_hy, bias_y });
+ch00_foundations::impl_tensors!(OutputLayer { weight_hy, bias_y });
 
 /// The whole character model: an RNN with `I = V` and its output layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

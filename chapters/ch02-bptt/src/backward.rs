@@ -48,7 +48,7 @@ impl RnnGrads {
     }
 }
 
-ch01_rnn::impl_tensors!(RnnGrads {
+ch00_foundations::impl_tensors!(RnnGrads {
     dweight_ih,
     dweight_hh,
     dbias_ih,
@@ -98,7 +98,7 @@ pub fn backward(
 mod tests {
     use super::*;
     use approx::assert_abs_diff_eq;
-    use ch00_foundations::gradcheck::assert_gradient;
+    use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
     use ch00_foundations::rng::{seeded_rng, uniform_array};
     use ch01_rnn::cell::forward;
     use ndarray::{Array, array};
@@ -141,54 +141,7 @@ mod tests {
         let (_, _, cache) = forward(&c.p, c.x.view(), c.h0.view());
         let (g, dx, dh0) = backward(&c.p, &cache, c.gy.view(), c.gh.view());
         let Case { p, x, h0, gy, gh } = c;
-        assert_gradient("weight_ih", &p.weight_ih, &g.dweight_ih, |w| {
-            probe_loss(
-                &RnnParams {
-                    weight_ih: w.clone(),
-                    ..p.clone()
-                },
-                x,
-                h0,
-                gy,
-                gh,
-            )
-        });
-        assert_gradient("weight_hh", &p.weight_hh, &g.dweight_hh, |w| {
-            probe_loss(
-                &RnnParams {
-                    weight_hh: w.clone(),
-                    ..p.clone()
-                },
-                x,
-                h0,
-                gy,
-                gh,
-            )
-        });
-        assert_gradient("bias_ih", &p.bias_ih, &g.dbias_ih, |b| {
-            probe_loss(
-                &RnnParams {
-                    bias_ih: b.clone(),
-                    ..p.clone()
-                },
-                x,
-                h0,
-                gy,
-                gh,
-            )
-        });
-        assert_gradient("bias_hh", &p.bias_hh, &g.dbias_hh, |b| {
-            probe_loss(
-                &RnnParams {
-                    bias_hh: b.clone(),
-                    ..p.clone()
-                },
-                x,
-                h0,
-                gy,
-                gh,
-            )
-        });
+        assert_every_gradient(p, &g, |q| probe_loss(q, x, h0, gy, gh));
         assert_gradient("x", x, &dx, |x| probe_loss(p, x, h0, gy, gh));
         assert_gradient("h0", h0, &dh0, |h0| probe_loss(p, x, h0, gy, gh));
     }

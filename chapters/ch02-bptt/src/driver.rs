@@ -26,6 +26,9 @@ pub trait Cell {
 
     /// Zero gradients shaped like `p`.
     fn zero_grads(p: &Self::Params) -> Self::Grads;
+    /// The zero state: every part `[B, H]`. Sequences start here, and it is the gradient of a
+    /// loss that does not read the final state.
+    fn zero_state(batch: usize, hidden: usize) -> Self::State;
     /// The hidden state `h` inside a state: `[B, H]`. It is the step's output `y_t`.
     fn h(state: &Self::State) -> &Array2<f64>;
     /// Mutable `h`, to add the output gradient `dy_t` to a state gradient.
@@ -103,6 +106,34 @@ pub fn backward_seq<C: Cell>(
 }
 // ANCHOR_END: backward_seq
 
+// ANCHOR: state_grads_by_distance
+/// `dL/d(state)` at every state of a cached sequence, for a loss that reads only the final state:
+/// how far back a gradient reaches.
+///
+/// Walks back one `C::step_backward` at a time from `ds_last = dL/d(final state)`, with no
+/// output gradients on the way. Entry `k` is the gradient at the state `k` steps before the end:
+/// entry 0 is `ds_last` itself, entry `T` the gradient at the initial state. The parameter
+/// gradients that the steps accumulate are dropped. Shapes: state parts `[B, H]` → `T + 1`
+/// states, for the `T` caches of [`forward_seq`].
+pub fn state_grads_by_distance<C: Cell>(
+    p: &C::Params,
+    caches: &[C::StepCache],
+    ds_last: &C::State,
+) -> Vec<C::State> {
+    // BEGIN SOLUTION ex 2.2: walk back one step_backward at a time from ds_last, keeping the gradient at every state
+    let mut grads = C::zero_grads(p);
+    let mut by_distance = Vec::with_capacity(caches.len() + 1);
+    by_distance.push(ds_last.clone());
+    for cache in caches.iter().rev() {
+        let current = by_distance.last().expect("starts with ds_last");
+        let (_, ds_prev) = C::step_backward(p, cache, current, &mut grads);
+        by_distance.push(ds_prev);
+    }
+    by_distance
+    // END SOLUTION
+}
+// ANCHOR_END: state_grads_by_distance
+
 /// Chapter 1's RNN as a [`Cell`]: the state is `h`.
 pub struct Rnn;
 
@@ -121,6 +152,10 @@ impl Cell for Rnn {
 
     fn zero_grads(p: &RnnParams) -> RnnGrads {
         RnnGrads::zeros_like(p)
+    }
+
+    fn zero_state(batch: usize, hidden: usize) -> Array2<f64> {
+        Array2::zeros((batch, hidden))
     }
 
     fn h(state: &Array2<f64>) -> &Array2<f64> {
@@ -187,5 +222,50 @@ mod tests {
         assert_eq!(g, g_ref);
         assert_eq!(dx, dx_ref);
         assert_eq!(dh0, dh0_ref);
+    }
+
+    /// The walk's last entry is the initial-state gradient of `backward_seq` when the only
+    /// output gradient is at the last step, bit for bit; its first entry is that gradient.
+    #[test]
+    fn the_walk_back_from_the_end_arrives_where_backward_seq_does() {
+        let mut rng = seeded_rng(41);
+        let (t, b) = (5, 3);
+        let p = RnnParams::init(2, 4, &mut rng);
+        let x: Array3<f64> = uniform_array((t, b, 2), -1.0, 1.0, &mut rng);
+        let h0: Array2<f64> = uniform_array((b, 4), -0.5, 0.5, &mut rng);
+        let ds_last: Array2<f64> = uniform_array((b, 4), -1.0, 1.0, &mut rng);
+        let (_, _, caches) = forward_seq::<Rnn>(&p, x.view(), &h0);
+        let walk = state_grads_by_distance::<Rnn>(&p, &caches, &ds_last);
+        assert_eq!(walk.len(), t + 1);
+        assert_eq!(walk[0], ds_last);
+        let no_outputs = Array3::zeros((t, b, 4));
+        let (_, _, dh0) = backward_seq::<Rnn>(&p, &caches, no_outputs.view(), &ds_last);
+        assert_eq!(walk[t], dh0);
+    }
+
+    /// Entry `k` is what `backward_seq` gives at the start of the last `k` steps alone.
+    #[test]
+    fn each_entry_is_the_gradient_at_the_start_of_the_last_k_steps() {
+        let mut rng = seeded_rng(42);
+        let t = 6;
+        let p = RnnParams::init(3, 2, &mut rng);
+        let x: Array3<f64> = uniform_array((t, 1, 3), -1.0, 1.0, &mut rng);
+        let ds_last: Array2<f64> = uniform_array((1, 2), -1.0, 1.0, &mut rng);
+        let h0 = Array2::zeros((1, 2));
+        let (y, _, caches) = forward_seq::<Rnn>(&p, x.view(), &h0);
+        let walk = state_grads_by_distance::<Rnn>(&p, &caches, &ds_last);
+        for (k, walked) in walk.iter().enumerate().skip(1) {
+            let start = t - k;
+            let h_start = if start == 0 {
+                h0.clone()
+            } else {
+                y.index_axis(Axis(0), start - 1).to_owned()
+            };
+            let (_, _, tail) =
+                forward_seq::<Rnn>(&p, x.slice(ndarray::s![start.., .., ..]), &h_start);
+            let (_, _, dh) =
+                backward_seq::<Rnn>(&p, &tail, Array3::zeros((k, 1, 2)).view(), &ds_last);
+            assert_eq!(walked, &dh, "distance {k}");
+        }
     }
 }

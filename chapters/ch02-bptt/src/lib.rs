@@ -11,4 +11,6 @@ pub mod model;
 
 pub use backward::{RnnGrads, backward};
 pub use ch01_rnn::cell::forward;
-pub use model::{ModelGrads, OutputGrads, loss_and_grads, truncated_loss_and_grads};
+pub use model::{
+    ModelGrads, OutputGrads, SeqModel, loss_and_grads, seq_loss_and_grads, truncated_loss_and_grads,
+};

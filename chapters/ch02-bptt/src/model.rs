@@ -4,7 +4,10 @@ use ch01_rnn::model::{CharRnn, OutputLayer, model_forward, sequence_loss};
 use ch01_rnn::params::Tensors;
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
 
+use ch01_rnn::cell::RnnParams;
+
 use crate::backward::{RnnGrads, backward};
+use crate::driver::{Cell, Rnn, backward_seq, forward_seq};
 
 /// Gradients of the loss with respect to [`OutputLayer`].
 #[derive(Debug, Clone, PartialEq)]
@@ -15,11 +18,12 @@ pub struct OutputGrads {
     pub dbias_y: Array1<f64>,
 }
 
-/// Gradients of the loss with respect to the whole [`CharRnn`].
+/// Gradients of the loss with respect to a whole character model: chapter 1's [`CharRnn`] by
+/// default, or any recurrent layer `G` under the same output layer ([`SeqModel`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModelGrads {
+pub struct ModelGrads<G = RnnGrads> {
     /// The recurrent layer's gradients.
-    pub rnn: RnnGrads,
+    pub rnn: G,
     /// The output layer's gradients.
     pub out: OutputGrads,
 }
@@ -35,16 +39,18 @@ impl ModelGrads {
             },
         }
     }
+}
 
+impl<G: Tensors> ModelGrads<G> {
     /// `self += other`, tensor by tensor.
-    pub fn accumulate(&mut self, other: &ModelGrads) {
+    pub fn accumulate(&mut self, other: &ModelGrads<G>) {
         for ((_, mut a), (_, b)) in self.tensors_mut().into_iter().zip(other.tensors()) {
             a += &b;
         }
     }
 }
 
-impl Tensors for ModelGrads {
+impl<G: Tensors> Tensors for ModelGrads<G> {
     fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
         let mut all = self.rnn.tensors();
         all.push(("dweight_hy", self.out.dweight_hy.view().into_dyn()));
@@ -113,6 +119,77 @@ pub fn loss_and_grads(
 }
 // ANCHOR_END: loss_and_grads
 
+/// A character model with any recurrent layer: a [`Cell`]'s parameters under chapter 1's
+/// [`OutputLayer`]. Its tensors are the cell's, then the output layer's, so that
+/// [`ModelGrads`] lines up with them for an optimizer.
+pub trait SeqModel: Tensors {
+    /// The recurrent cell.
+    type Cell: Cell;
+    /// The recurrent layer's parameters.
+    fn recurrent(&self) -> &<Self::Cell as Cell>::Params;
+    /// The output layer: `logits_t = h_t W_hyᵀ + b_y`.
+    fn output(&self) -> &OutputLayer;
+    /// `H`.
+    fn hidden_size(&self) -> usize {
+        self.output().weight_hy.ncols()
+    }
+}
+
+/// The state of `M`'s cell, e.g. `h: [B, H]` for the RNN.
+pub type StateOf<M> = <<M as SeqModel>::Cell as Cell>::State;
+/// The gradients of a whole [`SeqModel`]: its cell's, then its output layer's.
+pub type GradsOf<M> = ModelGrads<<<M as SeqModel>::Cell as Cell>::Grads>;
+
+impl SeqModel for CharRnn {
+    type Cell = Rnn;
+    fn recurrent(&self) -> &RnnParams {
+        &self.rnn
+    }
+    fn output(&self) -> &OutputLayer {
+        &self.out
+    }
+}
+
+/// The logits of any [`SeqModel`] and its final state. Shapes: `x: [T, B, I]`, state parts
+/// `[B, H]` → `(logits: [T, B, V], final state, per-step caches, y: [T, B, H])`.
+#[allow(clippy::type_complexity)]
+pub fn seq_forward<M: SeqModel>(
+    model: &M,
+    x: ArrayView3<f64>,
+    s0: &StateOf<M>,
+) -> (
+    Array3<f64>,
+    StateOf<M>,
+    Vec<<M::Cell as Cell>::StepCache>,
+    Array3<f64>,
+) {
+    let (y, s_n, caches) = forward_seq::<M::Cell>(model.recurrent(), x, s0);
+    let logits = model.output().forward(y.view());
+    (logits, s_n, caches, y)
+}
+
+// ANCHOR: seq_loss_and_grads
+/// [`loss_and_grads`] for any [`SeqModel`], through chapter 2's generic loop: the summed loss
+/// over the sequence, its gradient, and the final state (which the loss does not read).
+///
+/// Shapes: `x: [T, B, I]`, `targets: [T, B]`, state parts `[B, H]`. For chapter 1's
+/// [`CharRnn`] it gives [`loss_and_grads`]'s numbers bit for bit.
+pub fn seq_loss_and_grads<M: SeqModel>(
+    model: &M,
+    x: ArrayView3<f64>,
+    targets: ArrayView2<usize>,
+    s0: &StateOf<M>,
+) -> (f64, GradsOf<M>, StateOf<M>) {
+    let (logits, s_n, caches, y) = seq_forward(model, x, s0);
+    let (loss, dlogits) = sequence_loss(logits.view(), targets);
+    let (out, dy) = output_backward(model.output(), y.view(), dlogits.view());
+    let (batch, hidden) = (x.dim().1, model.hidden_size());
+    let ds_n = M::Cell::zero_state(batch, hidden); // the loss does not read the final state
+    let (rnn, _dx, _ds0) = backward_seq::<M::Cell>(model.recurrent(), &caches, dy.view(), &ds_n);
+    (loss, ModelGrads { rnn, out }, s_n)
+}
+// ANCHOR_END: seq_loss_and_grads
+
 // ANCHOR: truncated
 /// Truncated BPTT: the sequence is cut into windows of `k` steps. The hidden state flows across
 /// windows in the forward pass, but gradients stop at each window's start.
@@ -154,7 +231,7 @@ pub fn truncated_loss_and_grads(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ch00_foundations::gradcheck::assert_gradient;
+    use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
     use ch00_foundations::rng::{seeded_rng, uniform_array};
     use ch01_rnn::data::one_hot;
 
@@ -189,33 +266,23 @@ mod tests {
         let (loss, g, dh0, _) = loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
         assert!((loss - loss_of(&c.model, &c)).abs() < 1e-12);
         let m = &c.model;
-        let with = |f: &dyn Fn(&mut CharRnn)| {
-            let mut m2 = m.clone();
-            f(&mut m2);
-            loss_of(&m2, &c)
-        };
-        assert_gradient("weight_hy", &m.out.weight_hy, &g.out.dweight_hy, |w| {
-            with(&|m2| m2.out.weight_hy = w.clone())
-        });
-        assert_gradient("bias_y", &m.out.bias_y, &g.out.dbias_y, |b| {
-            with(&|m2| m2.out.bias_y = b.clone())
-        });
-        assert_gradient("weight_ih", &m.rnn.weight_ih, &g.rnn.dweight_ih, |w| {
-            with(&|m2| m2.rnn.weight_ih = w.clone())
-        });
-        assert_gradient("weight_hh", &m.rnn.weight_hh, &g.rnn.dweight_hh, |w| {
-            with(&|m2| m2.rnn.weight_hh = w.clone())
-        });
-        assert_gradient("bias_ih", &m.rnn.bias_ih, &g.rnn.dbias_ih, |b| {
-            with(&|m2| m2.rnn.bias_ih = b.clone())
-        });
-        assert_gradient("bias_hh", &m.rnn.bias_hh, &g.rnn.dbias_hh, |b| {
-            with(&|m2| m2.rnn.bias_hh = b.clone())
-        });
+        assert_every_gradient(m, &g, |q| loss_of(q, &c));
         assert_gradient("h0", &c.h0, &dh0, |h0| {
             let (logits, _, _) = model_forward(m, c.x.view(), h0.view());
             sequence_loss(logits.view(), c.targets.view()).0
         });
+    }
+
+    /// The generic model loss (any cell through chapter 2's loop) is the hand-written one, to
+    /// the last bit, for chapter 1's RNN.
+    #[test]
+    fn the_generic_model_loss_is_the_hand_written_one_for_the_rnn() {
+        let c = case(22, 6, 2, 5, 4);
+        let (loss, g, _, h_n) = loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
+        let (loss2, g2, h_n2) = seq_loss_and_grads(&c.model, c.x.view(), c.targets.view(), &c.h0);
+        assert_eq!(loss.to_bits(), loss2.to_bits());
+        assert_eq!(g, g2);
+        assert_eq!(h_n, h_n2);
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub struct ClipReport {
     pub scale: f64,
 }
 
-fn first_non_finite(grads: &impl Tensors) -> Option<NonFiniteGradient> {
+/// The first entry of `grads` (or of any tensors) that is NaN or infinite.
+pub(crate) fn first_non_finite(grads: &impl Tensors) -> Option<NonFiniteGradient> {
     grads.tensors().into_iter().find_map(|(name, t)| {
         t.indexed_iter()
             .find(|(_, v)| !v.is_finite())

@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use ch00_foundations::files::write_atomic;
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch01_rnn::data::one_hot;
 use ch01_rnn::model::CharRnn;
@@ -364,21 +365,29 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, CsvError> {
     Ok(rows)
 }
 
-/// Writes `rows` to `path` atomically: into `path` with the extension `.tmp`, then a rename, so a
-/// reader never sees half a file.
+/// Writes `rows` to `path` atomically (chapter 0's [`write_atomic`]): a reader never sees half a
+/// file.
 ///
 /// # Errors
 /// Any I/O error, with the path.
 pub fn write_csv_atomic(rows: &[Row], path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let with_path = |e: std::io::Error, p: &Path| {
-        std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
-    };
-    std::fs::write(&tmp, to_csv(rows)).map_err(|e| with_path(e, &tmp))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        with_path(e, path)
-    })
+    write_atomic(path, to_csv(rows).as_bytes())
+}
+
+/// Reads the experiment's CSV at `path`.
+///
+/// # Errors
+/// A file that cannot be read (the message says how to make it) or is not what [`to_csv`]
+/// writes (the message names the file and the line).
+pub fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read {} ({e}); make it with `cargo run --release -p ch03-clipping --example \
+             clipping_experiment`",
+            path.display()
+        )
+    })?;
+    from_csv(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The committed data: `chapters/ch03-clipping/data/clipping_experiment.csv`.

@@ -53,7 +53,7 @@ impl LstmParams {
     }
 }
 
-ch01_rnn::impl_tensors!(LstmParams {
+ch00_foundations::impl_tensors!(LstmParams {
     weight_ih,
     weight_hh,
     bias_ih,
@@ -73,7 +73,7 @@ pub struct LstmGrads {
     pub dbias_hh: Array1<f64>,
 }
 
-ch01_rnn::impl_tensors!(LstmGrads {
+ch00_foundations::impl_tensors!(LstmGrads {
     dweight_ih,
     dweight_hh,
     dbias_ih,
@@ -128,6 +128,10 @@ impl Cell for Lstm {
             dbias_ih: Array1::zeros(p.bias_ih.raw_dim()),
             dbias_hh: Array1::zeros(p.bias_hh.raw_dim()),
         }
+    }
+
+    fn zero_state(batch: usize, hidden: usize) -> LstmState {
+        LstmState::zeros(batch, hidden)
     }
 
     fn h(state: &LstmState) -> &Array2<f64> {
@@ -236,7 +240,7 @@ pub fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ch00_foundations::gradcheck::assert_gradient;
+    use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
     use ch00_foundations::rng::{seeded_rng, uniform_array};
 
     struct Case {
@@ -277,50 +281,7 @@ mod tests {
         let (_, _, caches) = forward(&c.p, c.x.view(), &c.s0);
         let (g, dx, ds0) = backward(&c.p, &caches, c.gy.view(), &c.gs);
         let (p, x, s0) = (&c.p, &c.x, &c.s0);
-        assert_gradient("weight_ih", &p.weight_ih, &g.dweight_ih, |w| {
-            probe(
-                &LstmParams {
-                    weight_ih: w.clone(),
-                    ..p.clone()
-                },
-                x,
-                s0,
-                c,
-            )
-        });
-        assert_gradient("weight_hh", &p.weight_hh, &g.dweight_hh, |w| {
-            probe(
-                &LstmParams {
-                    weight_hh: w.clone(),
-                    ..p.clone()
-                },
-                x,
-                s0,
-                c,
-            )
-        });
-        assert_gradient("bias_ih", &p.bias_ih, &g.dbias_ih, |b| {
-            probe(
-                &LstmParams {
-                    bias_ih: b.clone(),
-                    ..p.clone()
-                },
-                x,
-                s0,
-                c,
-            )
-        });
-        assert_gradient("bias_hh", &p.bias_hh, &g.dbias_hh, |b| {
-            probe(
-                &LstmParams {
-                    bias_hh: b.clone(),
-                    ..p.clone()
-                },
-                x,
-                s0,
-                c,
-            )
-        });
+        assert_every_gradient(p, &g, |q| probe(q, x, s0, c));
         assert_gradient("x", x, &dx, |x| probe(p, x, s0, c));
         assert_gradient("h0", &s0.h, &ds0.h, |h| {
             probe(

@@ -3,36 +3,17 @@
 //!
 //! The loss only looks at the last hidden state, `L = Σ h_T ⊙ g` with `‖g‖ = 1`, so every
 //! gradient at an earlier step has travelled back through the recurrence. Both cells run on
-//! chapter 2's generic loop ([`ch02_bptt::driver`]); [`state_gradients`] walks it backwards and
-//! keeps the gradient that reaches each state.
+//! chapter 2's generic loop ([`ch02_bptt::driver`]), whose [`state_grads_by_distance`] walks it
+//! backwards and keeps the gradient that reaches each state.
 
 use ch00_foundations::activations::dtanh_from_output;
 use ch00_foundations::notation::{LSTM_F, LSTM_I, LSTM_O, gate_rows};
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch01_rnn::cell::RnnParams;
-use ch02_bptt::driver::{Cell, Rnn, forward_seq};
+use ch02_bptt::driver::{Cell, Rnn, forward_seq, state_grads_by_distance};
 use ndarray::{Array2, Array3, s};
 
 use crate::cell::{Lstm, LstmParams, LstmState};
-
-// ANCHOR: state_gradients
-/// The gradient reaching each state when only `ds_n = ∂L/∂(final state)` is given (no output
-/// gradients). Entry `k` belongs to the state after step `T − k`: entry 0 is `ds_n`, entry `T`
-/// the initial state. Shapes as the cell's state, `[B, H]` parts.
-pub fn state_gradients<C: Cell>(
-    p: &C::Params,
-    caches: &[C::StepCache],
-    ds_n: &C::State,
-) -> Vec<C::State> {
-    let mut grads = C::zero_grads(p); // filled, then dropped: only the states matter here
-    let mut out = vec![ds_n.clone()];
-    for cache in caches.iter().rev() {
-        let (_, ds_prev) = C::step_backward(p, cache, out.last().expect("ds_n"), &mut grads);
-        out.push(ds_prev);
-    }
-    out
-}
-// ANCHOR_END: state_gradients
 
 /// Frobenius norm.
 fn norm(a: &Array2<f64>) -> f64 {
@@ -101,7 +82,7 @@ pub fn gradient_flow(cfg: FlowConfig, forget_biases: &[f64]) -> GradientFlow {
     let lstm = LstmParams::init(is, hs, &mut rng);
 
     let (_, _, caches) = forward_seq::<Rnn>(&rnn, x.view(), &Array2::zeros((1, hs)));
-    let rnn_dh = state_gradients::<Rnn>(&rnn, &caches, &g)[..seq_len]
+    let rnn_dh = state_grads_by_distance::<Rnn>(&rnn, &caches, &g)[..seq_len]
         .iter()
         .map(norm)
         .collect();
@@ -119,7 +100,7 @@ pub fn gradient_flow(cfg: FlowConfig, forget_biases: &[f64]) -> GradientFlow {
                 h: g.clone(),
                 c: Array2::zeros((1, hs)),
             };
-            let states = state_gradients::<Lstm>(&p, &caches, &ds_n);
+            let states = state_grads_by_distance::<Lstm>(&p, &caches, &ds_n);
             let (mut dh, mut dc) = (Vec::new(), Vec::new());
             for k in 0..seq_len {
                 let ds = &states[k];
@@ -172,7 +153,7 @@ pub fn carried_fraction(forget_bias: f64, steps: usize) -> f64 {
         h: Array2::zeros((1, hs)),
         c: Array2::ones((1, hs)),
     };
-    let states = state_gradients::<Lstm>(&p, &caches, &ds_n);
+    let states = state_grads_by_distance::<Lstm>(&p, &caches, &ds_n);
     norm(&states[steps].c) / norm(&ds_n.c)
 }
 
@@ -213,7 +194,7 @@ pub fn lstm_dh0_norm(cfg: FlowConfig, recurrent_scale: f64) -> f64 {
         h: g,
         c: Array2::zeros((1, cfg.hidden_size)),
     };
-    norm(&state_gradients::<Lstm>(&p, &caches, &ds_n)[cfg.seq_len].h)
+    norm(&state_grads_by_distance::<Lstm>(&p, &caches, &ds_n)[cfg.seq_len].h)
 }
 
 #[cfg(test)]
@@ -235,7 +216,7 @@ mod tests {
             c: uniform_array((2, 4), -1.0, 1.0, &mut rng),
         };
         let (_, _, caches) = forward_seq::<Lstm>(&p, x.view(), &s0);
-        let states = state_gradients::<Lstm>(&p, &caches, &ds_n);
+        let states = state_grads_by_distance::<Lstm>(&p, &caches, &ds_n);
         assert_eq!(states.len(), 8);
         let (_, _, ds0) =
             crate::cell::backward(&p, &caches, Array3::zeros((7, 2, 4)).view(), &ds_n);

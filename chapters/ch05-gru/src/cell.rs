@@ -65,13 +65,13 @@ pub struct GruGrads {
     pub dbias_hh: Array1<f64>,
 }
 
-ch01_rnn::impl_tensors!(GruParams {
+ch00_foundations::impl_tensors!(GruParams {
     weight_ih,
     weight_hh,
     bias_ih,
     bias_hh
 });
-ch01_rnn::impl_tensors!(GruGrads {
+ch00_foundations::impl_tensors!(GruGrads {
     dweight_ih,
     dweight_hh,
     dbias_ih,
@@ -236,6 +236,10 @@ macro_rules! gru_cell {
                 }
             }
 
+            fn zero_state(batch: usize, hidden: usize) -> Array2<f64> {
+                Array2::zeros((batch, hidden))
+            }
+
             fn h(state: &Array2<f64>) -> &Array2<f64> {
                 state
             }
@@ -312,7 +316,7 @@ pub fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ch00_foundations::gradcheck::assert_gradient;
+    use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
     use ch00_foundations::rng::{seeded_rng, uniform_array};
     use ch00_foundations::tolerance::assert_arrays_close;
 
@@ -349,54 +353,7 @@ mod tests {
         let (_, _, caches) = forward(&c.p, v, c.x.view(), &c.h0);
         let (g, dx, dh0) = backward(&c.p, v, &caches, c.gy.view(), &c.gh);
         let (p, x, h0) = (&c.p, &c.x, &c.h0);
-        assert_gradient("weight_ih", &p.weight_ih, &g.dweight_ih, |w| {
-            probe(
-                &GruParams {
-                    weight_ih: w.clone(),
-                    ..p.clone()
-                },
-                v,
-                x,
-                h0,
-                c,
-            )
-        });
-        assert_gradient("weight_hh", &p.weight_hh, &g.dweight_hh, |w| {
-            probe(
-                &GruParams {
-                    weight_hh: w.clone(),
-                    ..p.clone()
-                },
-                v,
-                x,
-                h0,
-                c,
-            )
-        });
-        assert_gradient("bias_ih", &p.bias_ih, &g.dbias_ih, |b| {
-            probe(
-                &GruParams {
-                    bias_ih: b.clone(),
-                    ..p.clone()
-                },
-                v,
-                x,
-                h0,
-                c,
-            )
-        });
-        assert_gradient("bias_hh", &p.bias_hh, &g.dbias_hh, |b| {
-            probe(
-                &GruParams {
-                    bias_hh: b.clone(),
-                    ..p.clone()
-                },
-                v,
-                x,
-                h0,
-                c,
-            )
-        });
+        assert_every_gradient(p, &g, |q| probe(q, v, x, h0, c));
         assert_gradient("x", x, &dx, |x| probe(p, v, x, h0, c));
         assert_gradient("h0", h0, &dh0, |h| probe(p, v, x, h, c));
     }

@@ -2,16 +2,17 @@
 //! step costs.
 //!
 //! The loss reads only the last state, `L = dy · h_T`. Its gradient at an earlier state `h_t` is
-//! what the backward pass carries back over the distance `k = T − t`. [`state_grads_by_distance`]
-//! measures it with each cell's own `step_backward` (chapter 2's [`Cell`] trait), so the numbers
-//! come from the same code that the gradient checks and the PyTorch fixtures test.
+//! what the backward pass carries back over the distance `k = T − t`. Chapter 2's
+//! [`state_grads_by_distance`] measures it with each cell's own `step_backward` (the [`Cell`]
+//! trait), so the numbers come from the same code that the gradient checks and the PyTorch
+//! fixtures test.
 //!
 //! [`cost_table`] counts each cell's parameters and the multiply-adds of its matrix products.
 
 use ch00_foundations::notation::{GRU_GATES, GRU_Z, LSTM_F, LSTM_GATES, gate_rows};
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch01_rnn::cell::RnnParams;
-use ch02_bptt::driver::{Cell, Rnn, forward_seq};
+use ch02_bptt::driver::{Cell, Rnn, forward_seq, state_grads_by_distance};
 use ch04_lstm::{Lstm, LstmParams, LstmState};
 use ndarray::{Array2, Array3, ArrayView3, s};
 
@@ -29,33 +30,20 @@ pub const FIGURE_SEED: u64 = 5;
 /// the GRU's update-gate bias, so that `f ≈ z ≈ σ(3) ≈ 0.95` at the start.
 pub const REMEMBER_BIAS: f64 = 3.0;
 
-// ANCHOR: state_grads_by_distance
-/// `dL/d(state)` at every state of a sequence, for a loss that reads only the final state.
-///
-/// Runs `C` forward from `s0` over `x`, then walks back one `C::step_backward` at a time from
-/// `ds_last = dL/d(final state)`. Entry `k` is the gradient at the state `k` steps before the end
-/// (`k = 0` is `ds_last` itself, `k = T` the gradient at `s0`). The parameter gradients that the
-/// steps accumulate are dropped. Shapes: `x: [T, B, I]`, state parts `[B, H]` → `T + 1` states.
-pub fn state_grads_by_distance<C: Cell>(
+// ANCHOR: state_grads_of_sequence
+/// Chapter 2's [`state_grads_by_distance`] after running `C` forward from `s0` over `x`: entry
+/// `k` is `dL/d(state)` `k` steps before the end, for a loss that reads only the final state.
+/// Shapes: `x: [T, B, I]`, state parts `[B, H]` → `T + 1` states.
+pub fn state_grads_of_sequence<C: Cell>(
     p: &C::Params,
     x: ArrayView3<f64>,
     s0: &C::State,
     ds_last: &C::State,
 ) -> Vec<C::State> {
-    // BEGIN SOLUTION ex 5.2: run the cell forward, then walk back one step_backward at a time
     let (_, _, caches) = forward_seq::<C>(p, x, s0);
-    let mut grads = C::zero_grads(p);
-    let mut by_distance = Vec::with_capacity(caches.len() + 1);
-    by_distance.push(ds_last.clone());
-    for cache in caches.iter().rev() {
-        let current = by_distance.last().expect("starts with ds_last");
-        let (_, ds_prev) = C::step_backward(p, cache, current, &mut grads);
-        by_distance.push(ds_prev);
-    }
-    by_distance
-    // END SOLUTION
+    state_grads_by_distance::<C>(p, &caches, ds_last)
 }
-// ANCHOR_END: state_grads_by_distance
+// ANCHOR_END: state_grads_of_sequence
 
 /// The Frobenius norm `‖a‖` of a `[B, H]` block.
 pub fn norm(a: &Array2<f64>) -> f64 {
@@ -129,7 +117,7 @@ pub fn gradient_norm_curves(
 
     let h0 = Array2::zeros((1, hidden));
     let norms = |states: Vec<Array2<f64>>| states.iter().map(norm).collect::<Vec<_>>();
-    let lstm_states = state_grads_by_distance::<Lstm>(
+    let lstm_states = state_grads_of_sequence::<Lstm>(
         &lstm,
         x.view(),
         &LstmState::zeros(1, hidden),
@@ -140,11 +128,11 @@ pub fn gradient_norm_curves(
     );
     NormCurves {
         remember_bias,
-        rnn: norms(state_grads_by_distance::<Rnn>(&rnn, x.view(), &h0, &dy)),
+        rnn: norms(state_grads_of_sequence::<Rnn>(&rnn, x.view(), &h0, &dy)),
         lstm_h: lstm_states.iter().map(|s| norm(&s.h)).collect(),
         lstm_c: lstm_states.iter().map(|s| norm(&s.c)).collect(),
-        gru: norms(state_grads_by_distance::<Gru>(&gru, x.view(), &h0, &dy)),
-        gru_cho: norms(state_grads_by_distance::<GruCho>(&gru, x.view(), &h0, &dy)),
+        gru: norms(state_grads_of_sequence::<Gru>(&gru, x.view(), &h0, &dy)),
+        gru_cho: norms(state_grads_of_sequence::<GruCho>(&gru, x.view(), &h0, &dy)),
     }
 }
 // ANCHOR_END: gradient_norm_curves
@@ -220,7 +208,7 @@ mod tests {
         let zero = Array2::zeros((2, h));
 
         let rnn = RnnParams::init(i, h, &mut rng);
-        let walk = state_grads_by_distance::<Rnn>(&rnn, x.view(), &h0, &dy_last);
+        let walk = state_grads_of_sequence::<Rnn>(&rnn, x.view(), &h0, &dy_last);
         let (_, _, caches) = forward_seq::<Rnn>(&rnn, x.view(), &h0);
         let (_, _, dh0) = backward_seq::<Rnn>(&rnn, &caches, dy.view(), &zero);
         assert_eq!(walk.len(), t + 1);
@@ -230,7 +218,7 @@ mod tests {
         let gru = GruParams::init(i, h, &mut rng);
         for walk_and_dh0 in [
             {
-                let walk = state_grads_by_distance::<Gru>(&gru, x.view(), &h0, &dy_last);
+                let walk = state_grads_of_sequence::<Gru>(&gru, x.view(), &h0, &dy_last);
                 let (_, _, c) = forward_seq::<Gru>(&gru, x.view(), &h0);
                 (
                     walk[t].clone(),
@@ -238,7 +226,7 @@ mod tests {
                 )
             },
             {
-                let walk = state_grads_by_distance::<GruCho>(&gru, x.view(), &h0, &dy_last);
+                let walk = state_grads_of_sequence::<GruCho>(&gru, x.view(), &h0, &dy_last);
                 let (_, _, c) = forward_seq::<GruCho>(&gru, x.view(), &h0);
                 (
                     walk[t].clone(),
@@ -258,7 +246,7 @@ mod tests {
             h: dy_last.clone(),
             c: zero.clone(),
         };
-        let walk = state_grads_by_distance::<Lstm>(&lstm, x.view(), &s0, &ds_last);
+        let walk = state_grads_of_sequence::<Lstm>(&lstm, x.view(), &s0, &ds_last);
         let (_, _, c) = forward_seq::<Lstm>(&lstm, x.view(), &s0);
         let (_, _, ds0) = backward_seq::<Lstm>(&lstm, &c, dy.view(), &LstmState::zeros(2, h));
         assert_eq!(walk[t], ds0);
@@ -274,7 +262,7 @@ mod tests {
         let dy_last: Array2<f64> = uniform_array((1, h), -1.0, 1.0, &mut rng);
         let gru = GruParams::init(i, h, &mut rng);
         let h0 = Array2::zeros((1, h));
-        let walk = state_grads_by_distance::<Gru>(&gru, x.view(), &h0, &dy_last);
+        let walk = state_grads_of_sequence::<Gru>(&gru, x.view(), &h0, &dy_last);
         let (y, _, _) = forward_seq::<Gru>(&gru, x.view(), &h0);
         for (k, walked) in walk.iter().enumerate().skip(1) {
             let start = t - k;

@@ -9,11 +9,13 @@
 //! - [`lstm_v3`]: v2 on every thread, one block of the batch each ([`threads`]).
 //! - [`gru`]: chapter 5's reset-after GRU through the same three versions.
 //! - [`runners`]: every version behind one interface, for the tests and `rnnbook bench`.
+//! - [`results`]: the benchmark's rows and the committed data file the figures are drawn from.
 
 pub mod act;
 pub mod gru;
 pub mod lstm_v1;
 pub mod lstm_v2;
 pub mod lstm_v3;
+pub mod results;
 pub mod runners;
 pub mod threads;

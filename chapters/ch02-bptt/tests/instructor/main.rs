@@ -1,12 +1,15 @@
-//! Instructor-only tests for chapter 2: BPTT against every PyTorch `nn.RNN` fixture.
+//! Instructor-only tests for chapter 2: BPTT against every PyTorch `nn.RNN` fixture, and the
+//! walk back from the final state on another shape.
 
 use std::path::PathBuf;
 
 use ch00_foundations::fixture::load;
+use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL, assert_arrays_close};
 use ch01_rnn::RnnParams;
+use ch02_bptt::driver::{Rnn, backward_seq, forward_seq, state_grads_by_distance};
 use ch02_bptt::{backward, forward};
-use ndarray::Array2;
+use ndarray::{Array2, Array3};
 
 #[test]
 fn ex2_1_backward_matches_every_pytorch_rnn_fixture() {
@@ -55,4 +58,24 @@ fn ex2_1_backward_matches_every_pytorch_rnn_fixture() {
         n += 1;
     }
     assert_eq!(n, 5);
+}
+
+#[test]
+fn ex2_2_the_walk_back_on_another_shape_and_seed() {
+    let mut rng = seeded_rng(202);
+    let (t, b, i, h) = (9, 4, 5, 3);
+    let p = RnnParams::init(i, h, &mut rng);
+    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
+    let h0: Array2<f64> = uniform_array((b, h), -0.5, 0.5, &mut rng);
+    let ds: Array2<f64> = uniform_array((b, h), -1.0, 1.0, &mut rng);
+    let (_, _, caches) = forward_seq::<Rnn>(&p, x.view(), &h0);
+    let walk = state_grads_by_distance::<Rnn>(&p, &caches, &ds);
+    assert_eq!(walk.len(), t + 1);
+    assert_eq!(walk[0], ds);
+    for k in 1..=t {
+        // The gradient k steps back is backward_seq over the last k cached steps.
+        let tail = &caches[t - k..];
+        let (_, _, dh) = backward_seq::<Rnn>(&p, tail, Array3::zeros((k, b, h)).view(), &ds);
+        assert_arrays_close("dh", &walk[k], &dh, 1e-15, 1e-14);
+    }
 }

@@ -1,16 +1,17 @@
 //! Instructor-only tests for chapter 4: every PyTorch `nn.LSTM` fixture, the TensorFlow
-//! conversion by hand, and the Jacobian against finite differences on another cell.
+//! conversion by hand, the Jacobian against finite differences on another cell, and chapter 2's
+//! walk back with the LSTM cell.
 
 use std::path::PathBuf;
 
 use ch00_foundations::fixture::load;
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL, assert_arrays_close};
-use ch02_bptt::driver::Cell;
+use ch02_bptt::driver::{Cell, backward_seq, forward_seq, state_grads_by_distance};
 use ch04_lstm::frameworks::TfBasicLstm;
 use ch04_lstm::jacobian::dc_dc_prev;
 use ch04_lstm::{Lstm, LstmParams, LstmState, backward, forward};
-use ndarray::{Array1, Array2, array};
+use ndarray::{Array1, Array2, Array3, array};
 
 #[test]
 fn ex4_1_backward_matches_every_pytorch_lstm_fixture() {
@@ -116,4 +117,26 @@ fn ex4_3_the_jacobian_matches_finite_differences_on_another_cell() {
             .assign(&((c_t(&up) - c_t(&down)) / (2.0 * eps)));
     }
     assert_arrays_close("dc_t/dc_prev", &jac, &numeric, 1e-8, 1e-6);
+}
+
+#[test]
+fn ex4_1_the_walk_back_with_the_lstm_ends_at_backward_seq() {
+    let mut rng = seeded_rng(505);
+    let (t, b, i, h) = (7, 2, 3, 4);
+    let p = LstmParams::init(i, h, &mut rng);
+    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
+    let s0 = LstmState {
+        h: uniform_array((b, h), -0.5, 0.5, &mut rng),
+        c: uniform_array((b, h), -1.0, 1.0, &mut rng),
+    };
+    let ds = LstmState {
+        h: uniform_array((b, h), -1.0, 1.0, &mut rng),
+        c: uniform_array((b, h), -1.0, 1.0, &mut rng),
+    };
+    let (_, _, caches) = forward_seq::<Lstm>(&p, x.view(), &s0);
+    let walk = state_grads_by_distance::<Lstm>(&p, &caches, &ds);
+    assert_eq!(walk.len(), t + 1);
+    let (_, _, ds0) = backward_seq::<Lstm>(&p, &caches, Array3::zeros((t, b, h)).view(), &ds);
+    assert_arrays_close("dh0", &walk[t].h, &ds0.h, 1e-13, 1e-12);
+    assert_arrays_close("dc0", &walk[t].c, &ds0.c, 1e-13, 1e-12);
 }

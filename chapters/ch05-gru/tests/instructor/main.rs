@@ -1,16 +1,11 @@
-//! Instructor-only tests for chapter 5: every PyTorch GRU fixture (both variants), and the
-//! walk back with the LSTM cell.
+//! Instructor-only tests for chapter 5: every PyTorch GRU fixture (both variants).
 
 use std::path::PathBuf;
 
 use ch00_foundations::fixture::{Cell as FixtureCell, load};
-use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL, assert_arrays_close};
-use ch02_bptt::driver::backward_seq;
-use ch04_lstm::{Lstm, LstmParams, LstmState};
-use ch05_gru::compare::state_grads_by_distance;
 use ch05_gru::{GruParams, GruVariant, backward, forward};
-use ndarray::{Array2, Array3};
+use ndarray::Array2;
 
 #[test]
 fn ex5_1_backward_matches_every_pytorch_gru_fixture_of_both_variants() {
@@ -57,26 +52,4 @@ fn ex5_1_backward_matches_every_pytorch_gru_fixture_of_both_variants() {
             assert_arrays_close(&format!("{n}: dh0"), &dh0, &f.grad_h0, a, r);
         }
     }
-}
-
-#[test]
-fn ex5_2_the_walk_back_with_the_lstm_ends_at_backward_seq() {
-    let mut rng = seeded_rng(505);
-    let (t, b, i, h) = (7, 2, 3, 4);
-    let p = LstmParams::init(i, h, &mut rng);
-    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
-    let s0 = LstmState {
-        h: uniform_array((b, h), -0.5, 0.5, &mut rng),
-        c: uniform_array((b, h), -1.0, 1.0, &mut rng),
-    };
-    let ds = LstmState {
-        h: uniform_array((b, h), -1.0, 1.0, &mut rng),
-        c: uniform_array((b, h), -1.0, 1.0, &mut rng),
-    };
-    let walk = state_grads_by_distance::<Lstm>(&p, x.view(), &s0, &ds);
-    assert_eq!(walk.len(), t + 1);
-    let (_, _, caches) = ch02_bptt::driver::forward_seq::<Lstm>(&p, x.view(), &s0);
-    let (_, _, ds0) = backward_seq::<Lstm>(&p, &caches, Array3::zeros((t, b, h)).view(), &ds);
-    assert_arrays_close("dh0", &walk[t].h, &ds0.h, 1e-13, 1e-12);
-    assert_arrays_close("dc0", &walk[t].c, &ds0.c, 1e-13, 1e-12);
 }

@@ -1,44 +1,54 @@
 //! Writing files so that a reader never sees half of one.
+//!
+//! Every file the book's code writes (figures, logs, checkpoints, experiment data, grades) goes
+//! through [`write_atomic`]: a crash, a kill or an error in the middle leaves the old file whole.
 
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-
-/// Write `contents` to `path` atomically: into a temporary file in the same folder, then a rename.
+/// Writes `contents` to `path` atomically: into a temporary file in the same folder, flushed to
+/// disk, then renamed over `path`.
 ///
 /// If anything fails, `path` keeps its old contents (or stays absent) and the temporary file is
-/// removed.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+/// removed. The result is an ordinary file (mode 0644 on Unix), not a private temporary one.
+///
+/// # Errors
+/// Any I/O error; the message names the folder or the file.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    let named = |what: String| {
+        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{what}: {e}"))
+    };
     std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    // A temporary file is private (0600); the result is an ordinary file that a web server or
-    // another user may read.
+        .map_err(named(format!("cannot create folder {}", dir.display())))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(named(format!(
+        "cannot create a temporary file in {}",
+        dir.display()
+    )))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| {
-                format!(
-                    "cannot set permissions on a temporary file for {}",
-                    path.display()
-                )
-            })?;
+            .map_err(named(format!(
+                "cannot set permissions on a temporary file for {}",
+                path.display()
+            )))?;
     }
     tmp.write_all(contents)
         .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).with_context(|| {
-        format!(
-            "cannot move the finished file into place at {}",
-            path.display()
+        .map_err(named(format!("cannot write {}", path.display())))?;
+    tmp.persist(path).map_err(|e| {
+        std::io::Error::new(
+            e.error.kind(),
+            format!(
+                "cannot move the finished file into place at {}: {}",
+                path.display(),
+                e.error
+            ),
         )
     })?;
     Ok(())
@@ -66,6 +76,6 @@ mod tests {
         std::fs::write(&blocker, b"x").unwrap();
         // A folder cannot be created below a regular file.
         let err = write_atomic(&blocker.join("out.txt"), b"y").unwrap_err();
-        assert!(format!("{err:#}").contains("a_file"), "{err:#}");
+        assert!(err.to_string().contains("a_file"), "{err}");
     }
 }

@@ -2,21 +2,18 @@
 //! (`chapters/ch06-fused/data/bench.json`, written by `bench/sweep.py`). The build never
 //! benchmarks: timings belong to the machine that measured them, which the file records.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use serde::Deserialize;
 
-use super::{BLUE, FONT, Figure, ORANGE, draw_legend, plot_err, svg_document_sized};
-use crate::bench::BenchRow;
+use super::Figure;
+use super::style::{
+    AxisText, BLUE, BookMesh, FONT, GREEN, GREY, LIGHT_GREY, ORANGE, PANEL_AXIS_TEXT, PURPLE, SKY,
+    draw_legend, plot_err, pow2_label, svg_document_sized,
+};
+use ch06_fused::results::{BenchFile, BenchRow};
 
-const GREY: RGBColor = RGBColor(90, 90, 90);
-const SKY: RGBColor = RGBColor(86, 180, 233);
-const GREEN: RGBColor = RGBColor(0, 158, 115);
-const PURPLE: RGBColor = RGBColor(204, 121, 167);
-const LIGHT_GREY: RGBColor = RGBColor(190, 190, 190);
+mod table;
 
 /// Chapter 6's figures, and the results table the page includes.
 pub fn figures() -> Vec<Figure> {
@@ -35,110 +32,16 @@ pub fn figures() -> Vec<Figure> {
         },
         Figure {
             file: "ch06-results.md",
-            draw: results_table,
+            draw: table::results_table,
         },
     ]
 }
 
-/// What `bench/sweep.py` writes.
-#[derive(Debug, Deserialize)]
-pub struct BenchFile {
-    /// Where and with what the numbers were measured.
-    pub machine: Machine,
-    /// One entry per `rnnbook bench` invocation.
-    pub runs: Vec<Run>,
-}
-
-/// The measuring machine.
-#[derive(Debug, Deserialize)]
-pub struct Machine {
-    /// CPU model name.
-    pub cpu: String,
-    /// Logical CPUs.
-    pub logical_cpus: usize,
-    /// Of `avx2`, `fma`, `avx512f`: those the CPU has.
-    pub simd: Vec<String>,
-    /// `rustc --version`.
-    pub rustc: String,
-    /// PyTorch's version.
-    pub torch: String,
-    /// Day of the measurement.
-    pub date: String,
-    /// The repository's commit.
-    pub commit: String,
-}
-
-/// One `rnnbook bench --json` invocation.
-#[derive(Debug, Deserialize)]
-pub struct Run {
-    /// E.g. `lstm-default`.
-    pub name: String,
-    /// The command line.
-    pub command: String,
-    /// Its JSON rows.
-    pub rows: Vec<BenchRow>,
-}
-
-/// The committed benchmark data.
-pub fn bench_data_path() -> PathBuf {
-    crate::repo_root()
-        .join("chapters")
-        .join("ch06-fused")
-        .join("data")
-        .join("bench.json")
-}
-
-/// Reads and checks the benchmark data; errors name the file and what is wrong.
-pub fn read_bench(path: &Path) -> Result<BenchFile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the benchmark data {}", path.display()))?;
-    let file: BenchFile = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "the benchmark data {} is not in the form bench/sweep.py writes",
-            path.display()
-        )
-    })?;
-    for run in &file.runs {
-        ensure!(
-            !run.rows.is_empty(),
-            "the benchmark data {}: run {} has no rows",
-            path.display(),
-            run.name
-        );
-        for r in &run.rows {
-            ensure!(
-                [r.fwd_ms, r.fwd_bwd_ms, r.gflops]
-                    .iter()
-                    .all(|v| v.is_finite() && *v > 0.0),
-                "the benchmark data {}: run {}, {} has a time or rate that is not a positive number",
-                path.display(),
-                run.name,
-                r.implementation
-            );
-        }
-    }
-    Ok(file)
-}
-
-impl BenchFile {
-    fn run(&self, name: &str) -> Result<&Run> {
-        match self.runs.iter().find(|r| r.name == name) {
-            Some(r) => Ok(r),
-            None => bail!("the benchmark data has no run named {name}"),
-        }
-    }
-
-    /// Rows of every run whose name starts with `prefix`.
-    fn rows_of(&self, prefix: &str) -> Vec<&BenchRow> {
-        self.runs
-            .iter()
-            .filter(|r| r.name.starts_with(prefix))
-            .flat_map(|r| &r.rows)
-            .collect()
-    }
-}
-
-fn find<'a>(rows: &[&'a BenchRow], implementation: &str, threads: usize) -> Result<&'a BenchRow> {
+pub(super) fn find<'a>(
+    rows: &[&'a BenchRow],
+    implementation: &str,
+    threads: usize,
+) -> Result<&'a BenchRow> {
     match rows
         .iter()
         .find(|r| r.implementation == implementation && r.threads == threads)
@@ -148,8 +51,8 @@ fn find<'a>(rows: &[&'a BenchRow], implementation: &str, threads: usize) -> Resu
     }
 }
 
-fn load() -> Result<BenchFile> {
-    read_bench(&bench_data_path())
+pub(super) fn load() -> Result<BenchFile> {
+    Ok(BenchFile::read(&BenchFile::committed_path())?)
 }
 
 /// The bars of one cell's panel: label, time, colour.
@@ -215,9 +118,7 @@ fn bar_panel(
         .x_desc("ms")
         .x_labels(6)
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 14))
-        .light_line_style(WHITE.mix(0.0))
+        .book_style(PANEL_AXIS_TEXT)
         .draw()
         .map_err(plot_err)?;
     let left_centre = plotters::style::text_anchor::Pos::new(
@@ -413,15 +314,8 @@ fn line_panel(
         .margin(8)
         .x_label_area_size(40)
         .y_label_area_size(48);
-    let pow2 = |v: &f64| {
-        if (v - v.round()).abs() < 1e-9 {
-            format!("{}", 2f64.powf(v.round()) as u64)
-        } else {
-            String::new()
-        }
-    };
     let plain = |v: &f64| format!("{v:.0}");
-    let x_fmt: &dyn Fn(&f64) -> String = if log { &pow2 } else { &plain };
+    let x_fmt: &dyn Fn(&f64) -> String = if log { &pow2_label } else { &plain };
     macro_rules! draw {
         ($chart:expr, $x_labels:expr) => {{
             let mut chart = $chart;
@@ -432,9 +326,10 @@ fn line_panel(
                 .y_labels(8)
                 .x_label_formatter(x_fmt)
                 .y_label_formatter(&|v| format!("{v:.0}"))
-                .label_style((FONT, 12))
-                .axis_desc_style((FONT, 13))
-                .light_line_style(WHITE.mix(0.0))
+                .book_style(AxisText {
+                    labels: 12,
+                    desc: 13,
+                })
                 .draw()
                 .map_err(plot_err)?;
             for (name, colour, pts) in &series {
@@ -513,16 +408,8 @@ fn roofline() -> Result<String> {
             .y_desc("GFLOP/s (GEMM flops only)")
             .y_label_formatter(&|v| format!("{v:.0}"))
             .x_labels(ticks)
-            .x_label_formatter(&|v| {
-                if (v - v.round()).abs() < 1e-9 {
-                    format!("{}", 2f64.powf(v.round()) as u64)
-                } else {
-                    String::new()
-                }
-            })
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
-            .light_line_style(WHITE.mix(0.0))
+            .x_label_formatter(&pow2_label)
+            .book_style(PANEL_AXIS_TEXT)
             .draw()
             .map_err(plot_err)?;
         let dashed = GREY.stroke_width(2);
@@ -562,88 +449,6 @@ fn roofline() -> Result<String> {
     })
 }
 
-/// The page's results table, as Markdown, from the data: the default shape, both cells.
-fn results_table() -> Result<String> {
-    results_table_from(&load()?)
-}
-
-pub(crate) fn results_table_from(data: &BenchFile) -> Result<String> {
-    let m = &data.machine;
-    let mut s = format!(
-        "Measured on {} ({} logical CPUs; {}), {}, PyTorch {}, on {} at commit `{}`.\n",
-        m.cpu,
-        m.logical_cpus,
-        if m.simd.is_empty() {
-            "no AVX2".to_string()
-        } else {
-            m.simd.join(", ")
-        },
-        m.rustc,
-        m.torch,
-        m.date,
-        m.commit
-    );
-    for (run_name, cell) in [("lstm-default", "LSTM"), ("gru-default", "GRU")] {
-        let run = data.run(run_name)?;
-        s.push_str(&format!(
-            "\n**{cell}**, T=100, B=32, I=H=256, `{}`:\n\n\
-             | implementation | threads | forward ms | forward + backward ms (min–max) | GFLOP/s | % of 1-thread GEMM | × naive | × PyTorch, same threads |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|\n",
-            run.command
-        ));
-        // One combination per `naive` row; from a multi-thread combination only the rows that
-        // used the threads are new, so only those are listed.
-        let mut combos: Vec<Vec<&BenchRow>> = Vec::new();
-        for r in &run.rows {
-            if r.implementation == "naive" || combos.is_empty() {
-                combos.push(Vec::new());
-            }
-            combos.last_mut().expect("pushed").push(r);
-        }
-        for rows in &combos {
-            let threads = rows.iter().map(|r| r.threads).max().unwrap_or(1);
-            let naive = find(rows, "naive", 1)?.fwd_bwd_ms;
-            let gemm = find(rows, "gemm", 1)?.gflops;
-            for r in rows.iter().filter(|r| threads == 1 || r.threads > 1) {
-                let torch = find(rows, "pytorch", r.threads)
-                    .map(|t| format!("{:.2}", t.fwd_bwd_ms / r.fwd_bwd_ms))
-                    .unwrap_or_default();
-                let name = match r.implementation.as_str() {
-                    "naive" => format!(
-                        "naive (chapter {}, f64)",
-                        if cell == "LSTM" { 4 } else { 5 }
-                    ),
-                    "gemm" => "GEMM roofline".to_string(),
-                    "pytorch" => "PyTorch".to_string(),
-                    other => other.to_string(),
-                };
-                let per_core = r.gflops / r.threads as f64;
-                s.push_str(&format!(
-                    "| {name} | {} | {:.1} | {:.1} ({:.1}–{:.1}) | {:.1} | {:.0} % | {:.2} | {} |\n",
-                    r.threads,
-                    r.fwd_ms,
-                    r.fwd_bwd_ms,
-                    r.fwd_bwd_range_ms[0],
-                    r.fwd_bwd_range_ms[1],
-                    r.gflops,
-                    100.0 * per_core / gemm,
-                    naive / r.fwd_bwd_ms,
-                    if r.implementation == "gemm" { String::new() } else { torch },
-                ));
-            }
-        }
-    }
-    s.push_str(
-        "\nThe GEMM roofline row times one single-threaded GEMM with the forward pass's flops \
-         (its forward + backward column is 3× that). \
-         GFLOP/s count GEMM flops only (forward 2·T·B·(I+H)·G·H, forward + backward 3×); \
-         \"% of 1-thread GEMM\" divides by the number of threads. The 2-thread rows come from a \
-         second round of the same command, whose own naive and GEMM rows they are compared with. \
-         \"× PyTorch\" above 1 means faster than PyTorch.\n",
-    );
-    Ok(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,23 +463,9 @@ mod tests {
             let svg = draw().unwrap();
             assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         }
-        let table = results_table().unwrap();
+        let table = table::results_table().unwrap();
         assert!(table.contains(&data.machine.cpu));
         assert!(table.contains("| v2 | 1 |") && table.contains("| PyTorch | 2 |"));
-    }
-
-    #[test]
-    fn a_missing_or_broken_data_file_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("bench.json");
-        let err = format!("{:#}", read_bench(&missing).unwrap_err());
-        assert!(err.contains("bench.json"), "{err}");
-        std::fs::write(&missing, "{\"machine\": 3}").unwrap();
-        let err = format!("{:#}", read_bench(&missing).unwrap_err());
-        assert!(
-            err.contains("bench.json") && err.contains("sweep.py"),
-            "{err}"
-        );
     }
 
     #[test]

@@ -10,76 +10,56 @@
 
 use std::time::Instant;
 
+mod pytorch;
+mod table;
+
 use anyhow::{Context, Result, bail, ensure};
+use ch06_fused::results::BenchRow;
 use ch06_fused::runners::{CellKind, Runner, Shape, check, runners};
 use ndarray::Array2;
-use serde::{Deserialize, Serialize};
 
-/// What to run: every combination of the listed sizes.
-#[derive(Debug, Clone)]
+pub use table::table;
+
+/// What to run: every combination of the listed sizes (`rnnbook bench`'s options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
-    /// `lstm` or `gru`.
+    /// The cell: lstm or gru (reset-after).
+    #[arg(long, default_value = "lstm")]
     pub cell: String,
-    /// `T` values.
+    /// T; a comma-separated list runs each value.
+    #[arg(long, default_value = "100", value_delimiter = ',')]
     pub seq_len: Vec<usize>,
-    /// `B` values.
+    /// B; a list runs each value.
+    #[arg(long, default_value = "32", value_delimiter = ',')]
     pub batch: Vec<usize>,
-    /// `I` values.
+    /// I; a list runs each value.
+    #[arg(
+        long = "input",
+        value_name = "INPUT",
+        default_value = "256",
+        value_delimiter = ','
+    )]
     pub input_size: Vec<usize>,
-    /// `H` values.
+    /// H; a list runs each value.
+    #[arg(
+        long = "hidden",
+        value_name = "HIDDEN",
+        default_value = "256",
+        value_delimiter = ','
+    )]
     pub hidden_size: Vec<usize>,
-    /// Thread counts for v3 (the other implementations are single-threaded).
+    /// Threads for v3 (the other implementations use one); a list runs each value.
+    #[arg(long, default_value = "1", value_delimiter = ',')]
     pub threads: Vec<usize>,
-    /// Timed runs per measurement (after one warm-up).
+    /// Timed runs per measurement, after one warm-up; the median is reported.
+    #[arg(long, default_value_t = 5)]
     pub repeats: usize,
-    /// Also time PyTorch's `nn.LSTM` / `nn.GRU` by running `bench/torch_lstm.py`.
+    /// Print only a JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also time PyTorch on the same workload (runs bench/torch_lstm.py; needs torch).
+    #[arg(long)]
     pub pytorch: bool,
-}
-
-impl BenchOptions {
-    /// The default workload: LSTM, T=100, B=32, I=H=256, one thread, 5 repeats.
-    pub fn default_lstm() -> Self {
-        BenchOptions {
-            cell: "lstm".into(),
-            seq_len: vec![100],
-            batch: vec![32],
-            input_size: vec![256],
-            hidden_size: vec![256],
-            threads: vec![1],
-            repeats: 5,
-            pytorch: false,
-        }
-    }
-}
-
-/// One implementation's timings; the JSON row of `--json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BenchRow {
-    /// `lstm` or `gru`.
-    pub cell: String,
-    /// `naive` (the chapter code), `v1`, `v2`, `v3`, or `gemm` (the roofline reference).
-    #[serde(rename = "impl")]
-    pub implementation: String,
-    /// `f64` or `f32`.
-    pub dtype: String,
-    /// `T`.
-    pub seq_len: usize,
-    /// `B`.
-    pub batch: usize,
-    /// `I`.
-    pub input_size: usize,
-    /// `H`.
-    pub hidden_size: usize,
-    /// Threads this implementation used.
-    pub threads: usize,
-    /// Median forward time (for `gemm`: one GEMM of the forward's flop count).
-    pub fwd_ms: f64,
-    /// Median forward + backward time (for `gemm`: three times `fwd_ms`).
-    pub fwd_bwd_ms: f64,
-    /// `[min, max]` of the forward + backward runs.
-    pub fwd_bwd_range_ms: [f64; 2],
-    /// GEMM GFLOP/s of the forward + backward run (for `gemm`: of the one GEMM).
-    pub gflops: f64,
 }
 
 struct Timing {
@@ -218,7 +198,7 @@ pub fn run(
         });
         if o.pytorch {
             progress(done, total, &format!("{label}: timing PyTorch"));
-            rows.push(time_pytorch(o, cell, shape, threads)?);
+            rows.push(pytorch::time_pytorch(o, cell, shape, threads)?);
             done += 1;
         }
     }
@@ -303,81 +283,21 @@ fn time_rounds(
     }
 }
 
-/// Runs `bench/torch_lstm.py` (with `$RNNBOOK_PYTHON`, else `python3`) on the same workload and
-/// thread count, right after the Rust implementations; its JSON row.
-fn time_pytorch(
-    o: &BenchOptions,
-    cell: CellKind,
-    shape: Shape,
-    threads: usize,
-) -> Result<BenchRow> {
-    let script = crate::repo_root().join("bench").join("torch_lstm.py");
-    let python = std::env::var("RNNBOOK_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let args = [
-        ("--cell", cell.name().to_string()),
-        ("--seq-len", shape.seq_len.to_string()),
-        ("--batch", shape.batch.to_string()),
-        ("--input", shape.input_size.to_string()),
-        ("--hidden", shape.hidden_size.to_string()),
-        ("--threads", threads.to_string()),
-        ("--repeats", o.repeats.to_string()),
-    ];
-    let out = std::process::Command::new(&python)
-        .arg(&script)
-        .args(args.iter().flat_map(|(k, v)| [k.to_string(), v.clone()]))
-        .arg("--json")
-        .output()
-        .with_context(|| format!("--pytorch: could not run `{python} {}`", script.display()))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-        bail!(
-            "--pytorch: `{python} {}` failed ({}); is PyTorch installed (`pip install torch`)? {}",
-            script.display(),
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        );
+/// `rnnbook bench`: runs [`run`] with a progress bar on stderr, then prints the table, or with
+/// `--json` only the rows.
+pub fn command(opts: &BenchOptions) -> Result<()> {
+    let pb = crate::progress::ticking_bar("{bar:30} {pos}/{len} [{elapsed}] {msg}", 1);
+    let rows = run(opts, |done, total, msg| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+        pb.set_message(msg.to_string());
+    });
+    pb.finish_and_clear();
+    let rows = rows?;
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", table(&rows));
     }
-    serde_json::from_slice(&out.stdout).with_context(|| {
-        format!(
-            "--pytorch: {} printed something other than one JSON row",
-            script.display()
-        )
-    })
-}
-
-/// The table printed without `--json`: one block per combination.
-pub fn table(rows: &[BenchRow]) -> String {
-    let mut s = String::new();
-    let mut naive = None;
-    for r in rows {
-        if r.implementation == "naive" {
-            naive = Some(r.fwd_bwd_ms);
-            s.push_str(&format!(
-                "\n{} T={} B={} I={} H={}; median of repeats (min–max)\n",
-                r.cell, r.seq_len, r.batch, r.input_size, r.hidden_size
-            ));
-            s.push_str(
-                "impl   dtype threads    fwd ms   fwd+bwd ms  (min–max)          GFLOP/s  vs naive\n",
-            );
-        }
-        let note = if r.implementation == "gemm" {
-            "(one GEMM of the forward's flops, 1 thread; ×3 for fwd+bwd)".to_string()
-        } else {
-            naive.map_or(String::new(), |n| format!("{:.2}×", n / r.fwd_bwd_ms))
-        };
-        s.push_str(&format!(
-            "{:<6} {:<5} {:>7} {:9.1} {:12.1}  ({:7.1}–{:7.1})  {:8.1}  {}\n",
-            r.implementation,
-            r.dtype,
-            r.threads,
-            r.fwd_ms,
-            r.fwd_bwd_ms,
-            r.fwd_bwd_range_ms[0],
-            r.fwd_bwd_range_ms[1],
-            r.gflops,
-            note
-        ));
-    }
-    s.trim_start().to_string()
+    Ok(())
 }
