@@ -145,25 +145,27 @@ impl Cell for Lstm {
     // ANCHOR: step
     fn step(p: &LstmParams, x_t: ArrayView2<f64>, prev: &LstmState) -> (LstmState, LstmStepCache) {
         let hs = p.hidden_size();
-        let mut gates = x_t.dot(&p.weight_ih.t()) + &p.bias_ih; // [B, 4H]
+        // a = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh: [B, 4H], then each block activated
+        let mut gates = x_t.dot(&p.weight_ih.t()) + &p.bias_ih;
         gates += &prev.h.dot(&p.weight_hh.t());
         gates += &p.bias_hh;
-        for (k, f) in [
+        for (k, act) in [
             (LSTM_I, sigmoid as fn(f64) -> f64),
             (LSTM_F, sigmoid),
             (LSTM_G, f64::tanh),
             (LSTM_O, sigmoid),
         ] {
-            gates.slice_mut(s![.., gate_rows(k, hs)]).mapv_inplace(f);
+            gates.slice_mut(s![.., gate_rows(k, hs)]).mapv_inplace(act);
         }
         let gate = |k| gates.slice(s![.., gate_rows(k, hs)]);
-        let c = &gate(LSTM_F) * &prev.c + &gate(LSTM_I) * &gate(LSTM_G); // c_t = f⊙c_{t-1} + i⊙g
+        let (i, f, g, o) = (gate(LSTM_I), gate(LSTM_F), gate(LSTM_G), gate(LSTM_O));
+        let c = &f * &prev.c + &i * &g; //        c_t = f ⊙ c_{t-1} + i ⊙ g
         let tanh_c = c.mapv(f64::tanh);
-        let h = &gate(LSTM_O) * &tanh_c; //                                  h_t = o⊙tanh(c_t)
+        let h = &o * &tanh_c; //                  h_t = o ⊙ tanh(c_t)
         let cache = LstmStepCache {
             x_t: x_t.to_owned(),
             prev: prev.clone(),
-            gates: gates.clone(),
+            gates, // moved, not copied: the activated gates are what the backward step reads
             tanh_c,
         };
         (LstmState { h, c }, cache)
@@ -173,36 +175,42 @@ impl Cell for Lstm {
     // ANCHOR: step_backward
     fn step_backward(
         p: &LstmParams,
-        k: &LstmStepCache,
+        cache: &LstmStepCache,
         dnext: &LstmState,
-        g: &mut LstmGrads,
+        grads: &mut LstmGrads,
     ) -> (Array2<f64>, LstmState) {
         let hs = p.hidden_size();
-        let gate = |n| k.gates.slice(s![.., gate_rows(n, hs)]);
-        let (i, f, gg, o) = (gate(LSTM_I), gate(LSTM_F), gate(LSTM_G), gate(LSTM_O));
+        let gate = |k| cache.gates.slice(s![.., gate_rows(k, hs)]);
+        let (i, f, g, o) = (gate(LSTM_I), gate(LSTM_F), gate(LSTM_G), gate(LSTM_O));
+        let (x_t, h_prev, c_prev, tanh_c) =
+            (&cache.x_t, &cache.prev.h, &cache.prev.c, &cache.tanh_c);
         // BEGIN SOLUTION ex 4.1: dc from both paths, the four gate gradients, then the parameter and input gradients
         let dh = &dnext.h;
-        // dc collects both paths into c_t: from h_t = o⊙tanh(c_t), and from c_{t+1} (the carousel).
-        let dc = &dnext.c + &(dh * &o * &k.tanh_c.mapv(dtanh_from_output));
-        let mut da = Array2::zeros(k.gates.raw_dim()); // gradients at the pre-activations
-        da.slice_mut(s![.., gate_rows(LSTM_I, hs)])
-            .assign(&(&dc * &gg * &i.mapv(dsigmoid_from_output)));
-        da.slice_mut(s![.., gate_rows(LSTM_F, hs)])
-            .assign(&(&dc * &k.prev.c * &f.mapv(dsigmoid_from_output)));
-        da.slice_mut(s![.., gate_rows(LSTM_G, hs)])
-            .assign(&(&dc * &i * &gg.mapv(dtanh_from_output)));
-        da.slice_mut(s![.., gate_rows(LSTM_O, hs)])
-            .assign(&(dh * &k.tanh_c * &o.mapv(dsigmoid_from_output)));
-        g.dweight_ih += &da.t().dot(&k.x_t);
-        g.dweight_hh += &da.t().dot(&k.prev.h);
+        // δc_t = δc_next + δh ⊙ o ⊙ (1 − tanh² c_t): the carousel, and the path through h_t
+        let dc = &dnext.c + &(dh * &o * &tanh_c.mapv(dtanh_from_output));
+        let da_i = &dc * &g * &i.mapv(dsigmoid_from_output); //     δc ⊙ g ⊙ i(1 − i)
+        let da_f = &dc * c_prev * &f.mapv(dsigmoid_from_output); // δc ⊙ c_{t-1} ⊙ f(1 − f)
+        let da_g = &dc * &i * &g.mapv(dtanh_from_output); //        δc ⊙ i ⊙ (1 − g²)
+        let da_o = dh * tanh_c * &o.mapv(dsigmoid_from_output); //  δh ⊙ tanh(c_t) ⊙ o(1 − o)
+        let mut da = Array2::zeros(cache.gates.raw_dim()); // δa = [δa_i, δa_f, δa_g, δa_o]
+        for (k, da_k) in [
+            (LSTM_I, da_i),
+            (LSTM_F, da_f),
+            (LSTM_G, da_g),
+            (LSTM_O, da_o),
+        ] {
+            da.slice_mut(s![.., gate_rows(k, hs)]).assign(&da_k);
+        }
+        grads.dweight_ih += &da.t().dot(x_t); // δW_ih += δaᵀ x_t
+        grads.dweight_hh += &da.t().dot(h_prev); // δW_hh += δaᵀ h_{t-1}
         let db = da.sum_axis(Axis(0));
-        g.dbias_ih += &db;
-        g.dbias_hh += &db;
+        grads.dbias_ih += &db;
+        grads.dbias_hh += &db;
         let dprev = LstmState {
-            h: da.dot(&p.weight_hh),
-            c: &dc * &f,
+            h: da.dot(&p.weight_hh), // δh_{t-1} = δa W_hh
+            c: &dc * &f,             // δc_{t-1} = δc ⊙ f
         };
-        (da.dot(&p.weight_ih), dprev)
+        (da.dot(&p.weight_ih), dprev) // δx_t = δa W_ih
         // END SOLUTION
     }
     // ANCHOR_END: step_backward

@@ -151,37 +151,39 @@ fn gru_step(
 fn gru_step_backward(
     p: &GruParams,
     v: GruVariant,
-    k: &GruStepCache,
+    cache: &GruStepCache,
     dh: &Array2<f64>,
-    g: &mut GruGrads,
+    grads: &mut GruGrads,
 ) -> (Array2<f64>, Array2<f64>) {
     let hs = p.hidden_size();
-    let gate = |q| k.gates.slice(s![.., gate_rows(q, hs)]);
+    let gate = |q| cache.gates.slice(s![.., gate_rows(q, hs)]);
     let (r, z, n) = (gate(GRU_R), gate(GRU_Z), gate(GRU_N));
     let n_rows = gate_rows(GRU_N, hs);
     let w_hn = p.weight_hh.slice(s![n_rows.clone(), ..]);
     // BEGIN SOLUTION ex 5.1: dz, the candidate gradient, dr by variant, then both sides of the parameters
     let mut dh_prev = dh * &z; //                            through z ⊙ h_{t-1}
-    let dz = dh * &(&k.h_prev - &n); //                      h_t = n + z ⊙ (h_{t-1} − n)
+    let dz = dh * &(&cache.h_prev - &n); //                      h_t = n + z ⊙ (h_{t-1} − n)
     let dan = &(dh * &(1.0 - &z)) * &n.mapv(dtanh_from_output); // at n's pre-activation
     let dr = match v {
-        GruVariant::ResetAfter => &dan * &k.hn_input, //     n_pre ∋ r ⊙ (W_hn h + b_hn)
-        GruVariant::ResetBefore => &dan.dot(&w_hn) * &k.h_prev, // n_pre ∋ (r ⊙ h) W_hnᵀ
+        GruVariant::ResetAfter => &dan * &cache.hn_input, //     n_pre ∋ r ⊙ (W_hn h + b_hn)
+        GruVariant::ResetBefore => &dan.dot(&w_hn) * &cache.h_prev, // n_pre ∋ (r ⊙ h) W_hnᵀ
     };
-    let mut da_i = Array2::zeros(k.gates.raw_dim()); // gradient at a_i = x W_ihᵀ + b_ih
+    let mut da_i = Array2::zeros(cache.gates.raw_dim()); // gradient at a_i = x W_ihᵀ + b_ih
     da_i.slice_mut(s![.., gate_rows(GRU_R, hs)])
         .assign(&(&dr * &r.mapv(dsigmoid_from_output)));
     da_i.slice_mut(s![.., gate_rows(GRU_Z, hs)])
         .assign(&(&dz * &z.mapv(dsigmoid_from_output)));
     da_i.slice_mut(s![.., n_rows.clone()]).assign(&dan);
-    g.dweight_ih += &da_i.t().dot(&k.x_t);
-    g.dbias_ih += &da_i.sum_axis(Axis(0));
+    grads.dweight_ih += &da_i.t().dot(&cache.x_t);
+    grads.dbias_ih += &da_i.sum_axis(Axis(0));
     // The r and z rows of the hidden side get the same gradient as the input side.
     let da_rz = da_i.slice(s![.., 0..2 * hs]);
-    g.dweight_hh
+    grads
+        .dweight_hh
         .slice_mut(s![0..2 * hs, ..])
-        .scaled_add(1.0, &da_rz.t().dot(&k.h_prev));
-    g.dbias_hh
+        .scaled_add(1.0, &da_rz.t().dot(&cache.h_prev));
+    grads
+        .dbias_hh
         .slice_mut(s![0..2 * hs])
         .scaled_add(1.0, &da_rz.sum_axis(Axis(0)));
     dh_prev += &da_rz.dot(&p.weight_hh.slice(s![0..2 * hs, ..]));
@@ -190,10 +192,12 @@ fn gru_step_backward(
         GruVariant::ResetAfter => &dan * &r,    //      at W_hn h + b_hn
         GruVariant::ResetBefore => dan.clone(), //  at (r ⊙ h) W_hnᵀ + b_hn
     };
-    g.dweight_hh
+    grads
+        .dweight_hh
         .slice_mut(s![n_rows.clone(), ..])
-        .scaled_add(1.0, &da_hn.t().dot(k.hn_input_or_h(v)));
-    g.dbias_hh
+        .scaled_add(1.0, &da_hn.t().dot(cache.hn_input_or_h(v)));
+    grads
+        .dbias_hh
         .slice_mut(s![n_rows])
         .scaled_add(1.0, &da_hn.sum_axis(Axis(0)));
     let d_hn_in = da_hn.dot(&w_hn); // gradient at W_hn's input: h (after) or r ⊙ h (before)
