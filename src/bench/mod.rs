@@ -179,7 +179,7 @@ pub fn run(
         });
         done += o.repeats;
         for (r, (fwd, all)) in rs.iter().zip(timed.runners) {
-            let used = if r.name() == "v3" { threads } else { 1 }; // only v3 uses the pool
+            let used = pool.install(|| r.threads()); // asked inside the pool it runs in
             rows.push(BenchRow {
                 fwd_ms: fwd.median,
                 fwd_bwd_ms: all.median,

@@ -11,7 +11,8 @@ use std::time::Instant;
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch04_lstm::LstmParams;
 use ch06_fused::act::{Act, Fast};
-use ch06_fused::lstm_v1::{self, LstmF32};
+use ch06_fused::kernel::Kernel;
+use ch06_fused::lstm::{Fused, LstmF32, LstmState, V1, V2};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array3, s};
 
@@ -49,9 +50,13 @@ fn main() {
     let p = LstmF32::from_f64(&LstmParams::init(i, h, &mut rng));
     let x: Array3<f32> = uniform_array((t, b, i), -1.0, 1.0, &mut rng).mapv(|v: f64| v as f32);
     let z = Array2::<f32>::zeros((b, h));
-    let v1 = median_ms(|| drop(lstm_v1::forward(&p, x.view(), &z, &z)));
-    let v2 = median_ms(|| drop(lstm_v1::forward_with::<Fast>(&p, x.view(), &z, &z)));
-    let none = median_ms(|| drop(lstm_v1::forward_with::<Identity>(&p, x.view(), &z, &z)));
+    let s0 = LstmState {
+        h: z.clone(),
+        c: z.clone(),
+    };
+    let v1 = median_ms(|| drop(V1::forward(&p, x.view(), &s0)));
+    let v2 = median_ms(|| drop(V2::forward(&p, x.view(), &s0)));
+    let none = median_ms(|| drop(Fused::<Identity>::forward(&p, x.view(), &s0)));
     let x2 = x.to_shape((t * b, i)).unwrap().into_owned();
     let mut gates = Array2::<f32>::zeros((t * b, 4 * h));
     let hs = Array2::<f32>::from_elem((b, h), 0.1);

@@ -5,16 +5,21 @@
 //! states and the upstream gradients `dy: [T, B, H]`, `dh_n` (and `dc_n`), drawn in `f64` from a
 //! seed. `naive` is the chapter 4/5 code on them in `f64`; the fast versions get the same numbers
 //! rounded to `f32`. [`check`] compares a version's outputs and every gradient with `naive`'s.
+//!
+//! There is one runner per kind: [`Naive`] runs any chapter 2 [`Cell`] through the generic loop,
+//! [`Fast`] runs any chapter 6 [`Kernel`]; both name their tensors the same way, so that the
+//! check can hold them side by side.
 
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::{F32_VS_F64_ATOL, F32_VS_F64_RTOL, compare_arrays};
-use ch04_lstm::{LstmParams, LstmState};
-use ch05_gru::{GruParams, GruVariant};
-use ndarray::{Array, Array2, Array3, ArrayD, ArrayView3, Dimension};
+use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
+use ch04_lstm::{LstmGrads, LstmParams};
+use ch05_gru::{GruGrads, GruParams};
+use ndarray::{Array, Array2, Array3, ArrayD, Dimension};
 
 use crate::gru::{self, GruF32, GruF32Grads};
-use crate::lstm_v1::{self, LstmF32, LstmF32Grads};
-use crate::{lstm_v2, lstm_v3};
+use crate::kernel::Kernel;
+use crate::lstm::{self, LstmF32, LstmF32Grads};
 
 /// Named tensors (outputs, then gradients) in `f64`.
 pub type Named = Vec<(&'static str, ArrayD<f64>)>;
@@ -87,6 +92,8 @@ pub trait Runner: Sync {
     fn name(&self) -> &'static str;
     /// `f64` or `f32`.
     fn dtype(&self) -> &'static str;
+    /// Threads it uses when called inside the current rayon pool.
+    fn threads(&self) -> usize;
     /// One forward pass (results dropped).
     fn forward(&self);
     /// One forward and backward pass (results dropped).
@@ -95,229 +102,218 @@ pub trait Runner: Sync {
     fn outputs(&self) -> Named;
 }
 
-fn named<D: Dimension>(name: &'static str, a: Array<f64, D>) -> (&'static str, ArrayD<f64>) {
-    (name, a.into_dyn())
+/// A tensor in `f64` for the comparison (an `f32` one is widened exactly).
+pub trait Widen {
+    /// `self` as `f64`, any dimension.
+    fn widen(self) -> ArrayD<f64>;
 }
 
-fn up<D: Dimension>(name: &'static str, a: Array<f32, D>) -> (&'static str, ArrayD<f64>) {
-    named(name, a.mapv(f64::from))
+impl<D: Dimension> Widen for Array<f64, D> {
+    fn widen(self) -> ArrayD<f64> {
+        self.into_dyn()
+    }
+}
+
+impl<D: Dimension> Widen for Array<f32, D> {
+    fn widen(self) -> ArrayD<f64> {
+        self.mapv(f64::from).into_dyn()
+    }
+}
+
+/// A state's parts by name: `h` and `c` for the LSTM, `h` for the GRU. `names` are the names
+/// of `h` and `c` (e.g. `h_n`, `c_n`).
+pub trait NamedState {
+    /// The parts, named.
+    fn named(self, names: [&'static str; 2]) -> Named;
+}
+
+impl NamedState for ch04_lstm::LstmState {
+    fn named(self, [h, c]: [&'static str; 2]) -> Named {
+        vec![(h, self.h.widen()), (c, self.c.widen())]
+    }
+}
+
+impl NamedState for lstm::LstmState {
+    fn named(self, [h, c]: [&'static str; 2]) -> Named {
+        vec![(h, self.h.widen()), (c, self.c.widen())]
+    }
+}
+
+impl<T> NamedState for Array2<T>
+where
+    Array2<T>: Widen,
+{
+    fn named(self, [h, _]: [&'static str; 2]) -> Named {
+        vec![(h, self.widen())]
+    }
+}
+
+/// Parameter gradients by name. The `f32` LSTM sums its two biases, so the chapter's LSTM
+/// reports one of its two equal bias gradients as `dbias`.
+pub trait NamedGrads {
+    /// The gradients, named.
+    fn named(self) -> Named;
+}
+
+impl NamedGrads for LstmGrads {
+    fn named(self) -> Named {
+        vec![
+            ("dweight_ih", self.dweight_ih.widen()),
+            ("dweight_hh", self.dweight_hh.widen()),
+            ("dbias", self.dbias_ih.widen()), // = dbias_hh
+        ]
+    }
+}
+
+impl NamedGrads for LstmF32Grads {
+    fn named(self) -> Named {
+        vec![
+            ("dweight_ih", self.dweight_ih.widen()),
+            ("dweight_hh", self.dweight_hh.widen()),
+            ("dbias", self.dbias.widen()),
+        ]
+    }
+}
+
+impl NamedGrads for GruGrads {
+    fn named(self) -> Named {
+        vec![
+            ("dweight_ih", self.dweight_ih.widen()),
+            ("dweight_hh", self.dweight_hh.widen()),
+            ("dbias_ih", self.dbias_ih.widen()),
+            ("dbias_hh", self.dbias_hh.widen()),
+        ]
+    }
+}
+
+impl NamedGrads for GruF32Grads {
+    fn named(self) -> Named {
+        vec![
+            ("dweight_ih", self.dweight_ih.widen()),
+            ("dweight_hh", self.dweight_hh.widen()),
+            ("dbias_ih", self.dbias_ih.widen()),
+            ("dbias_hh", self.dbias_hh.widen()),
+        ]
+    }
+}
+
+/// Every tensor of one forward and backward run, in the order [`check`] compares them.
+fn named_run<S: NamedState, G: NamedGrads>(
+    y: impl Widen,
+    s_n: S,
+    grads: G,
+    dx: impl Widen,
+    ds0: S,
+) -> Named {
+    let mut out = vec![("y", y.widen())];
+    out.extend(s_n.named(["h_n", "c_n"]));
+    out.extend(grads.named());
+    out.push(("dx", dx.widen()));
+    out.extend(ds0.named(["dh0", "dc0"]));
+    out
+}
+
+/// A problem's inputs for one precision: `x`, the initial state, `dy` and the final state's
+/// gradient.
+#[derive(Clone)]
+struct Problem<T, S> {
+    x: Array3<T>,
+    s0: S,
+    dy: Array3<T>,
+    ds_n: S,
+}
+
+/// The chapter's `f64` code through chapter 2's generic loop.
+pub struct Naive<C: Cell> {
+    p: C::Params,
+    d: Problem<f64, C::State>,
+}
+
+impl<C> Runner for Naive<C>
+where
+    C: Cell<State: NamedState + Sync, Grads: NamedGrads, Params: Sync>,
+{
+    fn name(&self) -> &'static str {
+        "naive"
+    }
+    fn dtype(&self) -> &'static str {
+        "f64"
+    }
+    fn threads(&self) -> usize {
+        1
+    }
+    fn forward(&self) {
+        std::hint::black_box(forward_seq::<C>(&self.p, self.d.x.view(), &self.d.s0));
+    }
+    fn forward_backward(&self) {
+        let (_, _, caches) = forward_seq::<C>(&self.p, self.d.x.view(), &self.d.s0);
+        let out = backward_seq::<C>(&self.p, &caches, self.d.dy.view(), &self.d.ds_n);
+        std::hint::black_box(out);
+    }
+    fn outputs(&self) -> Named {
+        let (y, s_n, caches) = forward_seq::<C>(&self.p, self.d.x.view(), &self.d.s0);
+        let (g, dx, ds0) = backward_seq::<C>(&self.p, &caches, self.d.dy.view(), &self.d.ds_n);
+        named_run(y, s_n, g, dx, ds0)
+    }
+}
+
+/// A chapter 6 version, in `f32`.
+pub struct Fast<K: Kernel> {
+    name: &'static str,
+    p: K::Params,
+    d: Problem<f32, K::State>,
+}
+
+impl<K: Kernel> Fast<K> {
+    /// Forward, then backward: `(y, final state, grads, dx, initial state gradient)`.
+    fn run(&self) -> RunOf<K> {
+        let d = &self.d;
+        let (y, s_n, cache) = K::forward(&self.p, d.x.view(), &d.s0);
+        let (g, dx, ds0) = K::backward(&self.p, &cache, d.dy.view(), &d.ds_n);
+        (y, s_n, g, dx, ds0)
+    }
+}
+
+/// What one forward and backward run of `K` returns.
+type RunOf<K> = (
+    Array3<f32>,
+    <K as Kernel>::State,
+    <K as Kernel>::Grads,
+    Array3<f32>,
+    <K as Kernel>::State,
+);
+
+impl<K> Runner for Fast<K>
+where
+    K: Kernel<State: NamedState, Grads: NamedGrads> + Sync,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn dtype(&self) -> &'static str {
+        "f32"
+    }
+    fn threads(&self) -> usize {
+        if K::PARALLEL {
+            rayon::current_num_threads()
+        } else {
+            1
+        }
+    }
+    fn forward(&self) {
+        std::hint::black_box(K::forward(&self.p, self.d.x.view(), &self.d.s0));
+    }
+    fn forward_backward(&self) {
+        std::hint::black_box(self.run());
+    }
+    fn outputs(&self) -> Named {
+        let (y, s_n, g, dx, ds0) = self.run();
+        named_run(y, s_n, g, dx, ds0)
+    }
 }
 
 fn down<D: Dimension>(a: &Array<f64, D>) -> Array<f32, D> {
     a.mapv(|v| v as f32)
-}
-
-/// The problem's data in `f64`; `c0`/`dc_n` only matter for the LSTM.
-struct Data64 {
-    x: Array3<f64>,
-    h0: Array2<f64>,
-    c0: Array2<f64>,
-    dy: Array3<f64>,
-    dh_n: Array2<f64>,
-    dc_n: Array2<f64>,
-}
-
-/// The same data rounded to `f32`.
-struct Data32 {
-    x: Array3<f32>,
-    h0: Array2<f32>,
-    c0: Array2<f32>,
-    dy: Array3<f32>,
-    dh_n: Array2<f32>,
-    dc_n: Array2<f32>,
-}
-
-impl Data64 {
-    fn f32(&self) -> Data32 {
-        Data32 {
-            x: down(&self.x),
-            h0: down(&self.h0),
-            c0: down(&self.c0),
-            dy: down(&self.dy),
-            dh_n: down(&self.dh_n),
-            dc_n: down(&self.dc_n),
-        }
-    }
-}
-
-struct LstmNaive {
-    p: LstmParams,
-    d: Data64,
-    s0: LstmState,
-    ds_n: LstmState,
-}
-
-impl Runner for LstmNaive {
-    fn name(&self) -> &'static str {
-        "naive"
-    }
-    fn dtype(&self) -> &'static str {
-        "f64"
-    }
-    fn forward(&self) {
-        std::hint::black_box(ch04_lstm::forward(&self.p, self.d.x.view(), &self.s0));
-    }
-    fn forward_backward(&self) {
-        let (_, _, caches) = ch04_lstm::forward(&self.p, self.d.x.view(), &self.s0);
-        let out = ch04_lstm::backward(&self.p, &caches, self.d.dy.view(), &self.ds_n);
-        std::hint::black_box(out);
-    }
-    fn outputs(&self) -> Named {
-        let (y, s_n, caches) = ch04_lstm::forward(&self.p, self.d.x.view(), &self.s0);
-        let (g, dx, ds0) = ch04_lstm::backward(&self.p, &caches, self.d.dy.view(), &self.ds_n);
-        vec![
-            named("y", y),
-            named("h_n", s_n.h),
-            named("c_n", s_n.c),
-            named("dweight_ih", g.dweight_ih),
-            named("dweight_hh", g.dweight_hh),
-            named("dbias", g.dbias_ih), // = dbias_hh; the f32 versions sum the two biases
-            named("dx", dx),
-            named("dh0", ds0.h),
-            named("dc0", ds0.c),
-        ]
-    }
-}
-
-type LstmOut<C> = (Array3<f32>, Array2<f32>, Array2<f32>, C);
-type LstmBack = (LstmF32Grads, Array3<f32>, Array2<f32>, Array2<f32>);
-type LstmFwdFn<C> = fn(&LstmF32, ArrayView3<f32>, &Array2<f32>, &Array2<f32>) -> LstmOut<C>;
-type LstmBwdFn<C> = fn(&LstmF32, &C, ArrayView3<f32>, &Array2<f32>, &Array2<f32>) -> LstmBack;
-
-/// An `f32` LSTM version given by its two functions.
-struct LstmFast<C> {
-    name: &'static str,
-    p: LstmF32,
-    d: Data32,
-    fwd: LstmFwdFn<C>,
-    bwd: LstmBwdFn<C>,
-}
-
-impl<C: Sync> LstmFast<C> {
-    fn run(&self) -> (LstmOut<C>, LstmBack) {
-        let d = &self.d;
-        let out = (self.fwd)(&self.p, d.x.view(), &d.h0, &d.c0);
-        let back = (self.bwd)(&self.p, &out.3, d.dy.view(), &d.dh_n, &d.dc_n);
-        (out, back)
-    }
-}
-
-impl<C: Sync> Runner for LstmFast<C> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn dtype(&self) -> &'static str {
-        "f32"
-    }
-    fn forward(&self) {
-        std::hint::black_box((self.fwd)(&self.p, self.d.x.view(), &self.d.h0, &self.d.c0));
-    }
-    fn forward_backward(&self) {
-        std::hint::black_box(self.run());
-    }
-    fn outputs(&self) -> Named {
-        let ((y, h_n, c_n, _), (g, dx, dh0, dc0)) = self.run();
-        vec![
-            up("y", y),
-            up("h_n", h_n),
-            up("c_n", c_n),
-            up("dweight_ih", g.dweight_ih),
-            up("dweight_hh", g.dweight_hh),
-            up("dbias", g.dbias),
-            up("dx", dx),
-            up("dh0", dh0),
-            up("dc0", dc0),
-        ]
-    }
-}
-
-struct GruNaive {
-    p: GruParams,
-    d: Data64,
-}
-
-impl Runner for GruNaive {
-    fn name(&self) -> &'static str {
-        "naive"
-    }
-    fn dtype(&self) -> &'static str {
-        "f64"
-    }
-    fn forward(&self) {
-        let v = GruVariant::ResetAfter;
-        std::hint::black_box(ch05_gru::forward(&self.p, v, self.d.x.view(), &self.d.h0));
-    }
-    fn forward_backward(&self) {
-        let v = GruVariant::ResetAfter;
-        let (_, _, caches) = ch05_gru::forward(&self.p, v, self.d.x.view(), &self.d.h0);
-        let out = ch05_gru::backward(&self.p, v, &caches, self.d.dy.view(), &self.d.dh_n);
-        std::hint::black_box(out);
-    }
-    fn outputs(&self) -> Named {
-        let v = GruVariant::ResetAfter;
-        let (y, h_n, caches) = ch05_gru::forward(&self.p, v, self.d.x.view(), &self.d.h0);
-        let (g, dx, dh0) = ch05_gru::backward(&self.p, v, &caches, self.d.dy.view(), &self.d.dh_n);
-        vec![
-            named("y", y),
-            named("h_n", h_n),
-            named("dweight_ih", g.dweight_ih),
-            named("dweight_hh", g.dweight_hh),
-            named("dbias_ih", g.dbias_ih),
-            named("dbias_hh", g.dbias_hh),
-            named("dx", dx),
-            named("dh0", dh0),
-        ]
-    }
-}
-
-type GruOut<C> = (Array3<f32>, Array2<f32>, C);
-type GruBack = (GruF32Grads, Array3<f32>, Array2<f32>);
-type GruFwdFn<C> = fn(&GruF32, ArrayView3<f32>, &Array2<f32>) -> GruOut<C>;
-type GruBwdFn<C> = fn(&GruF32, &C, ArrayView3<f32>, &Array2<f32>) -> GruBack;
-
-/// An `f32` GRU version given by its two functions.
-struct GruFast<C> {
-    name: &'static str,
-    p: GruF32,
-    d: Data32,
-    fwd: GruFwdFn<C>,
-    bwd: GruBwdFn<C>,
-}
-
-impl<C: Sync> GruFast<C> {
-    fn run(&self) -> (GruOut<C>, GruBack) {
-        let out = (self.fwd)(&self.p, self.d.x.view(), &self.d.h0);
-        let back = (self.bwd)(&self.p, &out.2, self.d.dy.view(), &self.d.dh_n);
-        (out, back)
-    }
-}
-
-impl<C: Sync> Runner for GruFast<C> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn dtype(&self) -> &'static str {
-        "f32"
-    }
-    fn forward(&self) {
-        std::hint::black_box((self.fwd)(&self.p, self.d.x.view(), &self.d.h0));
-    }
-    fn forward_backward(&self) {
-        std::hint::black_box(self.run());
-    }
-    fn outputs(&self) -> Named {
-        let ((y, h_n, _), (g, dx, dh0)) = self.run();
-        vec![
-            up("y", y),
-            up("h_n", h_n),
-            up("dweight_ih", g.dweight_ih),
-            up("dweight_hh", g.dweight_hh),
-            up("dbias_ih", g.dbias_ih),
-            up("dbias_hh", g.dbias_hh),
-            up("dx", dx),
-            up("dh0", dh0),
-        ]
-    }
 }
 
 // ANCHOR: runners
@@ -329,74 +325,90 @@ pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> 
         CellKind::Lstm => {
             let p = LstmParams::init(i, h, &mut rng);
             let d = random_data(shape, &mut rng);
+            let state = |h: &Array2<f64>, c: &Array2<f64>| ch04_lstm::LstmState {
+                h: h.clone(),
+                c: c.clone(),
+            };
+            let naive = Problem {
+                x: d.x.clone(),
+                s0: state(&d.h0, &d.c0),
+                dy: d.dy.clone(),
+                ds_n: state(&d.dh_n, &d.dc_n),
+            };
+            let fast = Problem {
+                x: down(&naive.x),
+                s0: lstm::LstmState::from_f64(&naive.s0),
+                dy: down(&naive.dy),
+                ds_n: lstm::LstmState::from_f64(&naive.ds_n),
+            };
             let p32 = LstmF32::from_f64(&p);
-            let versions: Vec<Box<dyn Runner>> = vec![
-                Box::new(LstmFast {
+            vec![
+                Box::new(Naive::<ch04_lstm::Lstm> { p, d: naive }),
+                Box::new(Fast::<lstm::V1> {
                     name: "v1",
                     p: p32.clone(),
-                    d: d.f32(),
-                    fwd: lstm_v1::forward,
-                    bwd: lstm_v1::backward,
+                    d: fast.clone(),
                 }),
-                Box::new(LstmFast {
+                Box::new(Fast::<lstm::V2> {
                     name: "v2",
                     p: p32.clone(),
-                    d: d.f32(),
-                    fwd: lstm_v2::forward,
-                    bwd: lstm_v2::backward,
+                    d: fast.clone(),
                 }),
-                Box::new(LstmFast {
+                Box::new(Fast::<lstm::V3> {
                     name: "v3",
                     p: p32,
-                    d: d.f32(),
-                    fwd: lstm_v3::forward,
-                    bwd: lstm_v3::backward,
+                    d: fast,
                 }),
-            ];
-            let s0 = LstmState {
-                h: d.h0.clone(),
-                c: d.c0.clone(),
-            };
-            let ds_n = LstmState {
-                h: d.dh_n.clone(),
-                c: d.dc_n.clone(),
-            };
-            let naive: Box<dyn Runner> = Box::new(LstmNaive { p, d, s0, ds_n });
-            std::iter::once(naive).chain(versions).collect()
+            ]
         }
         CellKind::Gru => {
             let p = GruParams::init(i, h, &mut rng);
             let d = random_data(shape, &mut rng);
+            let fast = Problem {
+                x: down(&d.x),
+                s0: down(&d.h0),
+                dy: down(&d.dy),
+                ds_n: down(&d.dh_n),
+            };
+            let naive = Problem {
+                x: d.x,
+                s0: d.h0,
+                dy: d.dy,
+                ds_n: d.dh_n,
+            };
             let p32 = GruF32::from_f64(&p);
-            let versions: Vec<Box<dyn Runner>> = vec![
-                Box::new(GruFast {
+            vec![
+                Box::new(Naive::<ch05_gru::Gru> { p, d: naive }),
+                Box::new(Fast::<gru::V1> {
                     name: "v1",
                     p: p32.clone(),
-                    d: d.f32(),
-                    fwd: gru::forward,
-                    bwd: gru::backward,
+                    d: fast.clone(),
                 }),
-                Box::new(GruFast {
+                Box::new(Fast::<gru::V2> {
                     name: "v2",
                     p: p32.clone(),
-                    d: d.f32(),
-                    fwd: gru::forward_v2,
-                    bwd: gru::backward_v2,
+                    d: fast.clone(),
                 }),
-                Box::new(GruFast {
+                Box::new(Fast::<gru::V3> {
                     name: "v3",
                     p: p32,
-                    d: d.f32(),
-                    fwd: gru::forward_v3,
-                    bwd: gru::backward_v3,
+                    d: fast,
                 }),
-            ];
-            let naive: Box<dyn Runner> = Box::new(GruNaive { p, d });
-            std::iter::once(naive).chain(versions).collect()
+            ]
         }
     }
 }
 // ANCHOR_END: runners
+
+/// The problem's data in `f64`; `c0`/`dc_n` only matter for the LSTM.
+struct Data64 {
+    x: Array3<f64>,
+    h0: Array2<f64>,
+    c0: Array2<f64>,
+    dy: Array3<f64>,
+    dh_n: Array2<f64>,
+    dc_n: Array2<f64>,
+}
 
 fn random_data(shape: Shape, rng: &mut impl rand::Rng) -> Data64 {
     let Shape {

@@ -1,15 +1,20 @@
 //! v3's one idea: the `B` sequences of a batch never meet in the forward or the backward pass
 //! (only the weight gradients sum over them), so a batch splits into one contiguous block of
-//! rows per thread with no synchronisation inside the time loop. Each thread runs v2 on its
-//! block; the weight gradients of the blocks are added at the end.
+//! rows per thread with no synchronisation inside the time loop. Each thread runs a
+//! single-threaded version on its block; the weight gradients of the blocks are added at the
+//! end. [`Split`] does this once, for any [`Kernel`]: `lstm::V3` and `gru::V3` are both
+//! `Split<V2>`.
 //!
 //! The threads are those of the current rayon pool: `rnnbook bench --threads N` runs inside a
 //! pool of `N`.
 
+use std::marker::PhantomData;
 use std::ops::Range;
 
-use ndarray::{Array2, Array3, ArrayView3, Axis, concatenate, s};
+use ndarray::{Array3, ArrayView3, Axis, concatenate, s};
 use rayon::prelude::*;
+
+use crate::kernel::{AddGrads, BatchRows, Kernel};
 
 // ANCHOR: split
 /// Splits `0..b` into at most `parts` contiguous, non-empty ranges of nearly equal size.
@@ -41,11 +46,65 @@ pub fn join_batch(parts: &[Array3<f32>]) -> Array3<f32> {
     concatenate(Axis(1), &views).expect("blocks agree on T and X")
 }
 
-/// Joins `[B_k, H]` blocks along the batch axis.
-pub fn join_rows(parts: &[Array2<f32>]) -> Array2<f32> {
-    let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-    concatenate(Axis(0), &views).expect("blocks agree on H")
+// ANCHOR: v3
+/// `K` on every thread of the current rayon pool, one block of batch rows each.
+pub struct Split<K>(PhantomData<K>);
+
+/// Each block's rows and `K`'s cache for them.
+pub struct SplitCache<C> {
+    parts: Vec<(Range<usize>, C)>,
 }
+
+impl<K: Kernel> Kernel for Split<K> {
+    type Params = K::Params;
+    type State = K::State;
+    type Grads = K::Grads;
+    type Cache = SplitCache<K::Cache>;
+    const PARALLEL: bool = true;
+
+    fn forward(
+        p: &K::Params,
+        x: ArrayView3<f32>,
+        s0: &K::State,
+    ) -> (Array3<f32>, K::State, Self::Cache) {
+        let chunks = batch_chunks(x.dim().1, rayon::current_num_threads());
+        let outs = par_map(&chunks, |r| {
+            K::forward(p, batch_rows(x, r).view(), &s0.rows(r))
+        });
+        let (mut y, mut s_n, mut parts) = (vec![], vec![], vec![]);
+        for (r, (y_k, s_k, cache)) in chunks.into_iter().zip(outs) {
+            y.push(y_k);
+            s_n.push(s_k);
+            parts.push((r, cache));
+        }
+        (join_batch(&y), K::State::join(&s_n), SplitCache { parts })
+    }
+
+    /// Each block's backward on its thread, then the blocks' weight gradients summed.
+    fn backward(
+        p: &K::Params,
+        cache: &Self::Cache,
+        dy: ArrayView3<f32>,
+        ds_n: &K::State,
+    ) -> (K::Grads, Array3<f32>, K::State) {
+        let outs = par_map(&cache.parts, |(r, c)| {
+            K::backward(p, c, batch_rows(dy, r).view(), &ds_n.rows(r))
+        });
+        let (mut dx, mut ds0) = (vec![], vec![]);
+        let mut sum: Option<K::Grads> = None;
+        for (g, dx_k, ds_k) in outs {
+            dx.push(dx_k);
+            ds0.push(ds_k);
+            match &mut sum {
+                None => sum = Some(g),
+                Some(s) => s.add(&g),
+            }
+        }
+        let grads = sum.expect("at least one block");
+        (grads, join_batch(&dx), K::State::join(&ds0))
+    }
+}
+// ANCHOR_END: v3
 
 #[cfg(test)]
 mod tests {

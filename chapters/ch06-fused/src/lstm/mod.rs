@@ -1,0 +1,391 @@
+//! The LSTM in `f32`: chapter 4's work regrouped into a few large matrix products, in three
+//! versions behind chapter 6's [`Kernel`] interface.
+//!
+//! Layout: `x: [T, B, I]` is read as one `[T·B, I]` matrix. Gate pre-activations for all steps
+//! live in one `[T·B, 4H]` buffer (blocks i, f, g, o, as PyTorch), filled by
+//! `X · W_ihᵀ + (b_ih + b_hh)` once; each step then adds `h_{t-1} · W_hhᵀ` into its `[B, 4H]`
+//! rows. The backward pass stores `dgates` for all steps in the same shape, so
+//! `dW_ih = dGatesᵀ · X`, `dW_hh = dGatesᵀ · H_prev` and `dx = dGates · W_ih` are single GEMMs.
+//!
+//! - [`V1`]: that kernel ([`Fused`]) with the standard library's activations;
+//! - [`V2`]: the same code with branchless activations ([`Fast`]) in loops compiled for AVX2 +
+//!   FMA, an absolute error below 4e-7 per activation ([`crate::act::FAST_TANH_MAX_ABS_ERR`]);
+//! - [`V3`]: v2 on every thread, one block of the batch each ([`Split`]).
+
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use ch04_lstm::LstmParams;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
+
+use crate::act::{Act, Fast, Libm};
+use crate::kernel::{AddGrads, BatchRows, Kernel};
+use crate::rows::{blocks, broadcast_rows, sl, sl_mut, sum_rows};
+use crate::threads::Split;
+
+// ANCHOR: versions
+/// v1: the fused kernel with the standard library's activations.
+pub type V1 = Fused<Libm>;
+/// v2: the same code with [`Fast`] activations, its element-wise blocks compiled for AVX2 + FMA.
+pub type V2 = Fused<Fast>;
+/// v3: v2 on every thread of the current rayon pool, one block of batch rows each.
+pub type V3 = Split<V2>;
+// ANCHOR_END: versions
+
+/// LSTM weights in `f32`, PyTorch layout, with the two biases summed (they only act together).
+#[derive(Debug, Clone)]
+pub struct LstmF32 {
+    /// `[4H, I]`.
+    pub weight_ih: Array2<f32>,
+    /// `[4H, H]`.
+    pub weight_hh: Array2<f32>,
+    /// `b_ih + b_hh`: `[4H]`.
+    pub bias: Array1<f32>,
+}
+
+impl LstmF32 {
+    /// Rounds chapter 4's `f64` parameters to `f32`.
+    pub fn from_f64(p: &LstmParams) -> Self {
+        LstmF32 {
+            weight_ih: p.weight_ih.mapv(|v| v as f32),
+            weight_hh: p.weight_hh.mapv(|v| v as f32),
+            bias: (&p.bias_ih + &p.bias_hh).mapv(|v| v as f32),
+        }
+    }
+
+    /// `H`.
+    pub fn hidden_size(&self) -> usize {
+        self.weight_hh.ncols()
+    }
+}
+
+/// Gradients; `dbias` is the gradient of each of `b_ih` and `b_hh` (they are equal).
+#[derive(Debug, Clone)]
+pub struct LstmF32Grads {
+    /// `[4H, I]`.
+    pub dweight_ih: Array2<f32>,
+    /// `[4H, H]`.
+    pub dweight_hh: Array2<f32>,
+    /// `[4H]`.
+    pub dbias: Array1<f32>,
+}
+
+/// The LSTM's state in `f32`, as chapter 4's: hidden `h` and cell `c`, both `[B, H]`. Its
+/// gradient has the same type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmState {
+    /// `h`: `[B, H]`.
+    pub h: Array2<f32>,
+    /// `c`: `[B, H]`.
+    pub c: Array2<f32>,
+}
+
+impl LstmState {
+    /// Chapter 4's `f64` state rounded to `f32`.
+    pub fn from_f64(s: &ch04_lstm::LstmState) -> Self {
+        LstmState {
+            h: s.h.mapv(|v| v as f32),
+            c: s.c.mapv(|v| v as f32),
+        }
+    }
+}
+
+impl BatchRows for LstmState {
+    fn rows(&self, r: &Range<usize>) -> Self {
+        LstmState {
+            h: self.h.rows(r),
+            c: self.c.rows(r),
+        }
+    }
+
+    fn join(parts: &[Self]) -> Self {
+        let (h, c): (Vec<_>, Vec<_>) = parts.iter().map(|s| (s.h.clone(), s.c.clone())).unzip();
+        LstmState {
+            h: Array2::join(&h),
+            c: Array2::join(&c),
+        }
+    }
+}
+
+impl AddGrads for LstmF32Grads {
+    fn add(&mut self, other: &Self) {
+        self.dweight_ih += &other.dweight_ih;
+        self.dweight_hh += &other.dweight_hh;
+        self.dbias += &other.dbias;
+    }
+}
+
+/// What the backward pass needs: activated gates, `tanh(c_t)`, cell states, and every `h_{t-1}`.
+#[derive(Debug, Clone)]
+pub struct LstmF32Cache {
+    /// `x` as `[T·B, I]`.
+    x: Array2<f32>,
+    /// Activated gates `[T·B, 4H]`.
+    gates: Array2<f32>,
+    /// `c_0 … c_T` as `[(T+1)·B, H]`.
+    c: Array2<f32>,
+    /// `tanh(c_1) … tanh(c_T)` as `[T·B, H]`.
+    tanh_c: Array2<f32>,
+    /// `h_0 … h_T` as `[(T+1)·B, H]`; the first `T·B` rows are the inputs of `W_hh`.
+    h_all: Array2<f32>,
+}
+
+// ANCHOR: row_forward
+/// One row of one step: `pre` holds the pre-activations `[i | f | g | o]` (4·H) and receives the
+/// activated gates; `c_t = f⊙c_{t-1} + i⊙g`, `h_t = o⊙tanh(c_t)`. The slices arrive as separate
+/// arguments, so the compiler knows they do not overlap and can vectorize the loop.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn row_forward<A: Act>(
+    gi: &mut [f32],
+    gf: &mut [f32],
+    gg: &mut [f32],
+    go: &mut [f32],
+    c_prev: &[f32],
+    c_next: &mut [f32],
+    tanh_c: &mut [f32],
+    h_t: &mut [f32],
+) {
+    // BEGIN SOLUTION ex 6.1: activate the four blocks in place, then c_t, tanh(c_t) and h_t
+    let h = h_t.len();
+    let (gi, gf, gg, go) = (&mut gi[..h], &mut gf[..h], &mut gg[..h], &mut go[..h]);
+    let (c_prev, c_next, tanh_c) = (&c_prev[..h], &mut c_next[..h], &mut tanh_c[..h]);
+    for j in 0..h {
+        let (i, f, g, o) = (
+            A::sigmoid(gi[j]),
+            A::sigmoid(gf[j]),
+            A::tanh(gg[j]),
+            A::sigmoid(go[j]),
+        );
+        let c = f * c_prev[j] + i * g; // c_t = f⊙c_{t-1} + i⊙g
+        let t = A::tanh(c);
+        (gi[j], gf[j], gg[j], go[j]) = (i, f, g, o);
+        (c_next[j], tanh_c[j], h_t[j]) = (c, t, o * t); // h_t = o⊙tanh(c_t)
+    }
+    // END SOLUTION
+}
+// ANCHOR_END: row_forward
+
+// ANCHOR: row_backward
+/// One row of one step backward. Reads the activated gates `[i | f | g | o]`, `c_{t-1}`,
+/// `tanh(c_t)` and `dh` (the total gradient at `h_t`); `dc` comes in at `c_t` and leaves at
+/// `c_{t-1}`; `dgates` receives the gradients at the four pre-activations.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn row_backward(
+    gates: &[f32],
+    c_prev: &[f32],
+    tanh_c: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    dgi: &mut [f32],
+    dgf: &mut [f32],
+    dgg: &mut [f32],
+    dgo: &mut [f32],
+) {
+    let h = dh.len();
+    let (gi, gf, gg, go) = (
+        &gates[..h],
+        &gates[h..2 * h],
+        &gates[2 * h..3 * h],
+        &gates[3 * h..4 * h],
+    );
+    let (c_prev, tanh_c, dc) = (&c_prev[..h], &tanh_c[..h], &mut dc[..h]);
+    let (dgi, dgf, dgg, dgo) = (&mut dgi[..h], &mut dgf[..h], &mut dgg[..h], &mut dgo[..h]);
+    for j in 0..h {
+        let (i, f, g, o, tc) = (gi[j], gf[j], gg[j], go[j], tanh_c[j]);
+        let dct = dc[j] + dh[j] * o * (1.0 - tc * tc); // carousel + the h path
+        dgi[j] = dct * g * i * (1.0 - i);
+        dgf[j] = dct * c_prev[j] * f * (1.0 - f);
+        dgg[j] = dct * i * (1.0 - g * g);
+        dgo[j] = dh[j] * tc * o * (1.0 - o);
+        dc[j] = dct * f; // to c_{t-1}
+    }
+}
+// ANCHOR_END: row_backward
+
+// ANCHOR: gates_forward
+/// One step's fused gate math over the batch. Shapes: `gates: [B, 4H]`, the rest `[B, H]`.
+#[inline(always)]
+fn gates_forward<A: Act>(
+    mut gates: ArrayViewMut2<f32>,
+    c_prev: ArrayView2<f32>,
+    mut c_next: ArrayViewMut2<f32>,
+    mut tanh_c: ArrayViewMut2<f32>,
+    mut h_t: ArrayViewMut2<f32>,
+) {
+    for r in 0..h_t.nrows() {
+        let [gi, gf, gg, go] = blocks::<4>(sl_mut(gates.row_mut(r)));
+        row_forward::<A>(
+            gi,
+            gf,
+            gg,
+            go,
+            sl(c_prev.row(r)),
+            sl_mut(c_next.row_mut(r)),
+            sl_mut(tanh_c.row_mut(r)),
+            sl_mut(h_t.row_mut(r)),
+        );
+    }
+}
+// ANCHOR_END: gates_forward
+
+// ANCHOR: gates_backward
+/// One step's gate gradients over the batch: `dgates: [B, 4H]`; `dc` is replaced by the
+/// gradient at `c_{t-1}`.
+#[inline(always)]
+fn gates_backward(
+    gates: ArrayView2<f32>,
+    c_prev: ArrayView2<f32>,
+    tanh_c: ArrayView2<f32>,
+    dh: ArrayView2<f32>,
+    mut dc: ArrayViewMut2<f32>,
+    mut dgates: ArrayViewMut2<f32>,
+) {
+    for r in 0..dh.nrows() {
+        let [dgi, dgf, dgg, dgo] = blocks::<4>(sl_mut(dgates.row_mut(r)));
+        row_backward(
+            sl(gates.row(r)),
+            sl(c_prev.row(r)),
+            sl(tanh_c.row(r)),
+            sl(dh.row(r)),
+            sl_mut(dc.row_mut(r)),
+            dgi,
+            dgf,
+            dgg,
+            dgo,
+        );
+    }
+}
+// ANCHOR_END: gates_backward
+
+/// The fused LSTM kernel with activations `A`: [`V1`] and [`V2`].
+pub struct Fused<A>(PhantomData<A>);
+
+impl<A: Act> Kernel for Fused<A> {
+    type Params = LstmF32;
+    type State = LstmState;
+    type Grads = LstmF32Grads;
+    type Cache = LstmF32Cache;
+
+    // ANCHOR: forward
+    /// Forward over a sequence. Shapes: `x: [T, B, I]`, `s0` parts `[B, H]` →
+    /// `(y: [T, B, H], (h_n, c_n), cache)`.
+    fn forward(
+        p: &LstmF32,
+        x: ArrayView3<f32>,
+        s0: &LstmState,
+    ) -> (Array3<f32>, LstmState, LstmF32Cache) {
+        let (h0, c0) = (&s0.h, &s0.c);
+        let (t_len, b, i) = x.dim();
+        let h = p.hidden_size();
+        assert_eq!(
+            i,
+            p.weight_ih.ncols(),
+            "x is [T, B, I] but weight_ih expects I = {}",
+            p.weight_ih.ncols()
+        );
+        assert_eq!(
+            (h0.dim(), c0.dim()),
+            ((b, h), (b, h)),
+            "h0 and c0 must be [B, H]"
+        );
+        let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
+        // All steps' input projections in one GEMM: [T·B, I] · [I, 4H], onto the summed bias.
+        let mut gates = broadcast_rows(t_len * b, &p.bias);
+        general_mat_mul(1.0, &x2, &p.weight_ih.t(), 1.0, &mut gates);
+        let mut c = Array2::zeros(((t_len + 1) * b, h));
+        c.slice_mut(s![0..b, ..]).assign(c0);
+        let mut tanh_c = Array2::zeros((t_len * b, h));
+        let mut h_all = Array2::zeros(((t_len + 1) * b, h)); // h_0 … h_T, one block of B rows each
+        h_all.slice_mut(s![0..b, ..]).assign(h0);
+        for t in 0..t_len {
+            let (now, next) = (t * b..(t + 1) * b, (t + 1) * b..(t + 2) * b);
+            let (h_prev, mut h_t) =
+                h_all.multi_slice_mut((s![now.clone(), ..], s![next.clone(), ..]));
+            let mut g = gates.slice_mut(s![now.clone(), ..]);
+            general_mat_mul(1.0, &h_prev, &p.weight_hh.t(), 1.0, &mut g); // += h_{t-1} · W_hhᵀ
+            let (c_prev, c_next) = c.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
+            let tc = tanh_c.slice_mut(s![now, ..]);
+            A::block(|| gates_forward::<A>(g, c_prev.view(), c_next, tc, h_t.view_mut()));
+        }
+        let y = h_all
+            .slice(s![b.., ..])
+            .to_shape((t_len, b, h))
+            .expect("[T, B, H]")
+            .into_owned();
+        let h_n = h_all.slice(s![t_len * b.., ..]).to_owned();
+        let c_n = c.slice(s![t_len * b.., ..]).to_owned();
+        let cache = LstmF32Cache {
+            x: x2,
+            gates,
+            c,
+            tanh_c,
+            h_all,
+        };
+        (y, LstmState { h: h_n, c: c_n }, cache)
+    }
+    // ANCHOR_END: forward
+
+    // ANCHOR: backward
+    /// Backward over the cached sequence (of `A`, only the compilation of the blocks matters here:
+    /// the derivatives come from the cached outputs). Shapes: `dy: [T, B, H]`, `ds_n` parts
+    /// `[B, H]` → `(grads, dx: [T, B, I], (dh0, dc0))`.
+    fn backward(
+        p: &LstmF32,
+        cache: &LstmF32Cache,
+        dy: ArrayView3<f32>,
+        ds_n: &LstmState,
+    ) -> (LstmF32Grads, Array3<f32>, LstmState) {
+        let (dh_n, dc_n) = (&ds_n.h, &ds_n.c);
+        let (t_len, b, h) = dy.dim();
+        let i = cache.x.ncols();
+        assert_eq!(
+            cache.gates.nrows(),
+            t_len * b,
+            "dy must be [T, B, H] as in the forward pass"
+        );
+        assert_eq!(
+            (dh_n.dim(), dc_n.dim()),
+            ((b, h), (b, h)),
+            "dh_n and dc_n must be [B, H]"
+        );
+        let mut dgates = Array2::zeros((t_len * b, 4 * h)); // every step's dgates, kept for the GEMMs
+        let mut dh = dh_n.clone();
+        let mut dc = dc_n.clone();
+        for t in (0..t_len).rev() {
+            let now = t * b..(t + 1) * b;
+            dh += &dy.index_axis(Axis(0), t); // from the output y_t and from step t+1
+            let mut dg = dgates.slice_mut(s![now.clone(), ..]);
+            A::block(|| {
+                gates_backward(
+                    cache.gates.slice(s![now.clone(), ..]),
+                    cache.c.slice(s![now.clone(), ..]),
+                    cache.tanh_c.slice(s![now, ..]),
+                    dh.view(),
+                    dc.view_mut(),
+                    dg.view_mut(),
+                )
+            });
+            general_mat_mul(1.0, &dg, &p.weight_hh, 0.0, &mut dh); // dh_{t-1} = dgates_t · W_hh
+        }
+        // The weight gradients for all steps at once.
+        let h_prev = cache.h_all.slice(s![..t_len * b, ..]);
+        let mut dweight_ih = Array2::zeros((4 * h, i));
+        general_mat_mul(1.0, &dgates.t(), &cache.x, 0.0, &mut dweight_ih); // dGatesᵀ · X
+        let mut dweight_hh = Array2::zeros((4 * h, h));
+        general_mat_mul(1.0, &dgates.t(), &h_prev, 0.0, &mut dweight_hh); // dGatesᵀ · H_prev
+        let dbias = sum_rows(&dgates);
+        let mut dx = Array2::zeros((t_len * b, i));
+        general_mat_mul(1.0, &dgates, &p.weight_ih, 0.0, &mut dx); // dGates · W_ih
+        let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
+        let grads = LstmF32Grads {
+            dweight_ih,
+            dweight_hh,
+            dbias,
+        };
+        (grads, dx, LstmState { h: dh, c: dc })
+    }
+    // ANCHOR_END: backward
+}
