@@ -25,12 +25,14 @@ pub trait Tensors {
 /// given order under their field names:
 ///
 /// ```ignore
-/// ch00_foundations::impl_tensors!(RnnParams { weight_ih, weight_hh, bias_ih, bias_hh });
+/// ch00_foundations::impl_tensors!(RnnGrads { dweight_ih, dweight_hh, dbias_ih, dbias_hh });
+/// // A generic struct names its parameters first:
+/// ch00_foundations::impl_tensors!(impl<const G: usize> LayerParams<G> { weight_ih, weight_hh });
 /// ```
 #[macro_export]
 macro_rules! impl_tensors {
-    ($ty:ty { $($field:ident),+ $(,)? }) => {
-        impl $crate::tensors::Tensors for $ty {
+    (@impl [$($gen:tt)*] $ty:ty { $($field:ident),+ }) => {
+        impl<$($gen)*> $crate::tensors::Tensors for $ty {
             fn tensors(&self) -> Vec<(&'static str, ndarray::ArrayViewD<'_, f64>)> {
                 vec![$((stringify!($field), self.$field.view().into_dyn())),+]
             }
@@ -39,5 +41,11 @@ macro_rules! impl_tensors {
                 vec![$((stringify!($field), self.$field.view_mut().into_dyn())),+]
             }
         }
+    };
+    (impl<const $g:ident: usize> $ty:ty { $($field:ident),+ $(,)? }) => {
+        $crate::impl_tensors!(@impl [const $g: usize] $ty { $($field),+ });
+    };
+    ($ty:ty { $($field:ident),+ $(,)? }) => {
+        $crate::impl_tensors!(@impl [] $ty { $($field),+ });
     };
 }

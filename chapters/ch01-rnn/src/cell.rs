@@ -13,40 +13,46 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 // ANCHOR: params
-/// The parameters of one RNN layer, in PyTorch's names and layout (`nn.RNN`, `tanh`).
+/// The parameters of one recurrent layer in PyTorch's names and layout, with `G` gate blocks
+/// stacked along the rows: the RNN of this chapter has one, the GRU of chapter 5 three (r, z,
+/// n), the LSTM of chapter 4 four (i, f, g, o). Shapes: `weight_ih: [G·H, I]`,
+/// `weight_hh: [G·H, H]`, `bias_ih`, `bias_hh: [G·H]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RnnParams {
-    /// `W_ih`: `[H, I]`.
+pub struct LayerParams<const G: usize> {
+    /// `W_ih`: `[G·H, I]`.
     pub weight_ih: Array2<f64>,
-    /// `W_hh`: `[H, H]`.
+    /// `W_hh`: `[G·H, H]`.
     pub weight_hh: Array2<f64>,
-    /// `b_ih`: `[H]`.
+    /// `b_ih`: `[G·H]`.
     pub bias_ih: Array1<f64>,
-    /// `b_hh`: `[H]`.
+    /// `b_hh`: `[G·H]`.
     pub bias_hh: Array1<f64>,
 }
+
+/// The parameters of one RNN layer (`nn.RNN`, `tanh`): a single block, `weight_hh: [H, H]`.
+pub type RnnParams = LayerParams<1>;
 // ANCHOR_END: params
 
-impl RnnParams {
+impl<const G: usize> LayerParams<G> {
     /// PyTorch's initialisation: every entry from `U(-1/√H, 1/√H)`.
     pub fn init<R: Rng + ?Sized>(input_size: usize, hidden_size: usize, rng: &mut R) -> Self {
-        let h = hidden_size;
-        RnnParams {
-            weight_ih: init_uniform_pytorch((h, input_size), h, rng),
-            weight_hh: init_uniform_pytorch((h, h), h, rng),
-            bias_ih: init_uniform_pytorch(h, h, rng),
-            bias_hh: init_uniform_pytorch(h, h, rng),
+        let (g, h) = (G * hidden_size, hidden_size);
+        LayerParams {
+            weight_ih: init_uniform_pytorch((g, input_size), h, rng),
+            weight_hh: init_uniform_pytorch((g, h), h, rng),
+            bias_ih: init_uniform_pytorch(g, h, rng),
+            bias_hh: init_uniform_pytorch(g, h, rng),
         }
     }
 
     /// All zeros (the shape of a gradient of these parameters).
     pub fn zeros(input_size: usize, hidden_size: usize) -> Self {
-        let h = hidden_size;
-        RnnParams {
-            weight_ih: Array2::zeros((h, input_size)),
-            weight_hh: Array2::zeros((h, h)),
-            bias_ih: Array1::zeros(h),
-            bias_hh: Array1::zeros(h),
+        let (g, h) = (G * hidden_size, hidden_size);
+        LayerParams {
+            weight_ih: Array2::zeros((g, input_size)),
+            weight_hh: Array2::zeros((g, h)),
+            bias_ih: Array1::zeros(g),
+            bias_hh: Array1::zeros(g),
         }
     }
 
@@ -57,24 +63,30 @@ impl RnnParams {
 
     /// `H`.
     pub fn hidden_size(&self) -> usize {
-        self.weight_hh.nrows()
+        self.weight_hh.ncols()
+    }
+
+    /// Number of scalars: `G(IH + H² + 2H)`, with PyTorch's two bias vectors.
+    pub fn num_scalars(&self) -> usize {
+        self.weight_ih.len() + self.weight_hh.len() + self.bias_ih.len() + self.bias_hh.len()
     }
 
     /// Panics with a clear message unless the four tensors have consistent shapes.
     pub fn assert_consistent(&self) {
         let h = self.hidden_size();
-        assert_eq!(self.weight_hh.dim(), (h, h), "weight_hh must be [H, H]");
+        let g = G * h;
+        assert_eq!(self.weight_hh.dim(), (g, h), "weight_hh must be [G·H, H], G = {G}");
         assert_eq!(
             self.weight_ih.nrows(),
-            h,
-            "weight_ih must be [H, I] with H = {h}"
+            g,
+            "weight_ih must be [G·H, I] with G·H = {g}"
         );
-        assert_eq!(self.bias_ih.len(), h, "bias_ih must be [H] with H = {h}");
-        assert_eq!(self.bias_hh.len(), h, "bias_hh must be [H] with H = {h}");
+        assert_eq!(self.bias_ih.len(), g, "bias_ih must be [G·H] with G·H = {g}");
+        assert_eq!(self.bias_hh.len(), g, "bias_hh must be [G·H] with G·H = {g}");
     }
 }
 
-ch00_foundations::impl_tensors!(RnnParams {
+ch00_foundations::impl_tensors!(impl<const G: usize> LayerParams<G> {
     weight_ih,
     weight_hh,
     bias_ih,

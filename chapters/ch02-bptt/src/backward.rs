@@ -18,28 +18,32 @@
 //! ```
 
 use ch00_foundations::activations::dtanh_from_output;
-use ch01_rnn::cell::{RnnCache, RnnParams};
+use ch01_rnn::cell::{LayerParams, RnnCache, RnnParams};
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis};
 
 // ANCHOR: grads
-/// Gradients of the loss with respect to [`RnnParams`], field by field.
+/// Gradients of the loss with respect to chapter 1's [`LayerParams`], field by field: `d` and
+/// the parameter's name, the same shapes. Chapters 4 and 5 use it with their gate counts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RnnGrads {
-    /// `dL/dW_ih`: `[H, I]`.
+pub struct LayerGrads<const G: usize> {
+    /// `dL/dW_ih`: `[G·H, I]`.
     pub dweight_ih: Array2<f64>,
-    /// `dL/dW_hh`: `[H, H]`.
+    /// `dL/dW_hh`: `[G·H, H]`.
     pub dweight_hh: Array2<f64>,
-    /// `dL/db_ih`: `[H]`.
+    /// `dL/db_ih`: `[G·H]`.
     pub dbias_ih: Array1<f64>,
-    /// `dL/db_hh`: `[H]`.
+    /// `dL/db_hh`: `[G·H]`.
     pub dbias_hh: Array1<f64>,
 }
+
+/// Gradients of [`RnnParams`].
+pub type RnnGrads = LayerGrads<1>;
 // ANCHOR_END: grads
 
-impl RnnGrads {
+impl<const G: usize> LayerGrads<G> {
     /// Zeros shaped like `p`.
-    pub fn zeros_like(p: &RnnParams) -> Self {
-        RnnGrads {
+    pub fn zeros_like(p: &LayerParams<G>) -> Self {
+        LayerGrads {
             dweight_ih: Array2::zeros(p.weight_ih.raw_dim()),
             dweight_hh: Array2::zeros(p.weight_hh.raw_dim()),
             dbias_ih: Array1::zeros(p.bias_ih.raw_dim()),
@@ -48,7 +52,7 @@ impl RnnGrads {
     }
 }
 
-ch00_foundations::impl_tensors!(RnnGrads {
+ch00_foundations::impl_tensors!(impl<const G: usize> LayerGrads<G> {
     dweight_ih,
     dweight_hh,
     dbias_ih,

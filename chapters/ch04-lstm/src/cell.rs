@@ -10,75 +10,20 @@
 
 use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
 use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows};
-use ch00_foundations::rng::init_uniform_pytorch;
+use ch01_rnn::cell::LayerParams;
+use ch02_bptt::backward::LayerGrads;
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
-use rand::Rng;
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 
 // ANCHOR: params
-/// The parameters of one LSTM layer, as `nn.LSTM`: four gates stacked along the rows (i, f, g, o).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LstmParams {
-    /// `W_ih`: `[4H, I]`.
-    pub weight_ih: Array2<f64>,
-    /// `W_hh`: `[4H, H]`.
-    pub weight_hh: Array2<f64>,
-    /// `b_ih`: `[4H]`.
-    pub bias_ih: Array1<f64>,
-    /// `b_hh`: `[4H]`.
-    pub bias_hh: Array1<f64>,
-}
+/// The parameters of one LSTM layer, as `nn.LSTM`: chapter 1's layer with four gate blocks
+/// stacked along the rows, i, f, g, o. `weight_ih: [4H, I]`, `weight_hh: [4H, H]`, the biases
+/// `[4H]`; PyTorch's initialisation draws every entry from `U(-1/√H, 1/√H)`.
+pub type LstmParams = LayerParams<LSTM_GATES>;
 // ANCHOR_END: params
 
-impl LstmParams {
-    /// PyTorch's initialisation: every entry from `U(-1/√H, 1/√H)`.
-    pub fn init<R: Rng + ?Sized>(input_size: usize, hidden_size: usize, rng: &mut R) -> Self {
-        let (g, h) = (LSTM_GATES * hidden_size, hidden_size);
-        LstmParams {
-            weight_ih: init_uniform_pytorch((g, input_size), h, rng),
-            weight_hh: init_uniform_pytorch((g, h), h, rng),
-            bias_ih: init_uniform_pytorch(g, h, rng),
-            bias_hh: init_uniform_pytorch(g, h, rng),
-        }
-    }
-
-    /// `H`.
-    pub fn hidden_size(&self) -> usize {
-        self.weight_hh.ncols()
-    }
-
-    /// Number of scalars: `4(IH + H² + 2H)` with PyTorch's two bias vectors.
-    pub fn num_scalars(&self) -> usize {
-        self.weight_ih.len() + self.weight_hh.len() + self.bias_ih.len() + self.bias_hh.len()
-    }
-}
-
-ch00_foundations::impl_tensors!(LstmParams {
-    weight_ih,
-    weight_hh,
-    bias_ih,
-    bias_hh
-});
-
-/// Gradients of [`LstmParams`], field by field.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LstmGrads {
-    /// `dL/dW_ih`: `[4H, I]`.
-    pub dweight_ih: Array2<f64>,
-    /// `dL/dW_hh`: `[4H, H]`.
-    pub dweight_hh: Array2<f64>,
-    /// `dL/db_ih`: `[4H]`.
-    pub dbias_ih: Array1<f64>,
-    /// `dL/db_hh`: `[4H]`.
-    pub dbias_hh: Array1<f64>,
-}
-
-ch00_foundations::impl_tensors!(LstmGrads {
-    dweight_ih,
-    dweight_hh,
-    dbias_ih,
-    dbias_hh
-});
+/// Gradients of [`LstmParams`], field by field (chapter 2's layer gradients).
+pub type LstmGrads = LayerGrads<LSTM_GATES>;
 
 /// The LSTM's state: hidden `h` and cell `c`, both `[B, H]`. Its gradient has the same shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,12 +67,7 @@ impl Cell for Lstm {
     type StepCache = LstmStepCache;
 
     fn zero_grads(p: &LstmParams) -> LstmGrads {
-        LstmGrads {
-            dweight_ih: Array2::zeros(p.weight_ih.raw_dim()),
-            dweight_hh: Array2::zeros(p.weight_hh.raw_dim()),
-            dbias_ih: Array1::zeros(p.bias_ih.raw_dim()),
-            dbias_hh: Array1::zeros(p.bias_hh.raw_dim()),
-        }
+        LstmGrads::zeros_like(p)
     }
 
     fn zero_state(batch: usize, hidden: usize) -> LstmState {

@@ -11,72 +11,18 @@
 
 use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
 use ch00_foundations::notation::{GRU_GATES, GRU_N, GRU_R, GRU_Z, gate_rows};
-use ch00_foundations::rng::init_uniform_pytorch;
+use ch01_rnn::cell::LayerParams;
+use ch02_bptt::backward::LayerGrads;
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
-use rand::Rng;
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 
-/// The parameters of one GRU layer, as `nn.GRU`: three gates stacked along the rows (r, z, n).
-#[derive(Debug, Clone, PartialEq)]
-pub struct GruParams {
-    /// `W_ih`: `[3H, I]`.
-    pub weight_ih: Array2<f64>,
-    /// `W_hh`: `[3H, H]`.
-    pub weight_hh: Array2<f64>,
-    /// `b_ih`: `[3H]`.
-    pub bias_ih: Array1<f64>,
-    /// `b_hh`: `[3H]`.
-    pub bias_hh: Array1<f64>,
-}
+/// The parameters of one GRU layer, as `nn.GRU`: chapter 1's layer with three gate blocks
+/// stacked along the rows, r, z, n. `weight_ih: [3H, I]`, `weight_hh: [3H, H]`, the biases
+/// `[3H]`; PyTorch's initialisation draws every entry from `U(-1/√H, 1/√H)`.
+pub type GruParams = LayerParams<GRU_GATES>;
 
-impl GruParams {
-    /// PyTorch's initialisation: every entry from `U(-1/√H, 1/√H)`.
-    pub fn init<R: Rng + ?Sized>(input_size: usize, hidden_size: usize, rng: &mut R) -> Self {
-        let (g, h) = (GRU_GATES * hidden_size, hidden_size);
-        GruParams {
-            weight_ih: init_uniform_pytorch((g, input_size), h, rng),
-            weight_hh: init_uniform_pytorch((g, h), h, rng),
-            bias_ih: init_uniform_pytorch(g, h, rng),
-            bias_hh: init_uniform_pytorch(g, h, rng),
-        }
-    }
-
-    /// `H`.
-    pub fn hidden_size(&self) -> usize {
-        self.weight_hh.ncols()
-    }
-
-    /// Number of scalars: `3(IH + H² + 2H)`.
-    pub fn num_scalars(&self) -> usize {
-        self.weight_ih.len() + self.weight_hh.len() + self.bias_ih.len() + self.bias_hh.len()
-    }
-}
-
-/// Gradients of [`GruParams`], field by field.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GruGrads {
-    /// `dL/dW_ih`: `[3H, I]`.
-    pub dweight_ih: Array2<f64>,
-    /// `dL/dW_hh`: `[3H, H]`.
-    pub dweight_hh: Array2<f64>,
-    /// `dL/db_ih`: `[3H]`.
-    pub dbias_ih: Array1<f64>,
-    /// `dL/db_hh`: `[3H]`.
-    pub dbias_hh: Array1<f64>,
-}
-
-ch00_foundations::impl_tensors!(GruParams {
-    weight_ih,
-    weight_hh,
-    bias_ih,
-    bias_hh
-});
-ch00_foundations::impl_tensors!(GruGrads {
-    dweight_ih,
-    dweight_hh,
-    dbias_ih,
-    dbias_hh
-});
+/// Gradients of [`GruParams`], field by field (chapter 2's layer gradients).
+pub type GruGrads = LayerGrads<GRU_GATES>;
 
 /// Which GRU: where the reset gate acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,12 +178,7 @@ macro_rules! gru_cell {
             type StepCache = GruStepCache;
 
             fn zero_grads(p: &GruParams) -> GruGrads {
-                GruGrads {
-                    dweight_ih: Array2::zeros(p.weight_ih.raw_dim()),
-                    dweight_hh: Array2::zeros(p.weight_hh.raw_dim()),
-                    dbias_ih: Array1::zeros(p.bias_ih.raw_dim()),
-                    dbias_hh: Array1::zeros(p.bias_hh.raw_dim()),
-                }
+                GruGrads::zeros_like(p)
             }
 
             fn zero_state(batch: usize, hidden: usize) -> Array2<f64> {

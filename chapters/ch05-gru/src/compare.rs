@@ -191,7 +191,6 @@ pub fn cost_table(input: usize, hidden: usize, batch: usize) -> [CellCost; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ch01_rnn::params::Tensors;
     use ch02_bptt::driver::backward_seq;
 
     /// The walk back is chapter 2's `backward_seq`: its `dh0` for `dy` at the last step only is
