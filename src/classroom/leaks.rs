@@ -107,7 +107,11 @@ mod tests {
     /// the student edition ships (code, examples, pages), whitespace and comments aside.
     #[test]
     fn no_solution_body_appears_anywhere_else_in_the_student_edition() {
-        let leaks = find_leaks(&crate::repo_root()).unwrap();
+        let root = crate::repo_root();
+        if !root.join(super::super::CONFIG).exists() {
+            return; // a student edition: its regions are todo!s, and it has no configuration
+        }
+        let leaks = find_leaks(&root).unwrap();
         let listed: Vec<String> = leaks.iter().map(ToString::to_string).collect();
         assert!(listed.is_empty(), "{}", listed.join("\n"));
     }
