@@ -13,6 +13,32 @@ use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 
 use crate::backward::RnnGrads;
 
+/// A recurrent state: one or more `[B, H]` parts, of which `h` is the step's output `y_t`.
+pub trait RecurrentState: Clone {
+    /// The zero state, every part `[B, H]`. Sequences start here, and it is the gradient of a
+    /// loss that does not read the final state.
+    fn zeros(batch: usize, hidden: usize) -> Self;
+    /// The hidden state `h`: `[B, H]`.
+    fn h(&self) -> &Array2<f64>;
+    /// Mutable `h`, to add the output gradient `dy_t` to a state gradient.
+    fn h_mut(&mut self) -> &mut Array2<f64>;
+}
+
+/// The RNN's and the GRU's state is `h` alone.
+impl RecurrentState for Array2<f64> {
+    fn zeros(batch: usize, hidden: usize) -> Self {
+        Array2::zeros((batch, hidden))
+    }
+
+    fn h(&self) -> &Array2<f64> {
+        self
+    }
+
+    fn h_mut(&mut self) -> &mut Array2<f64> {
+        self
+    }
+}
+
 /// One recurrent cell: a step forward and its mirror step backward.
 pub trait Cell {
     /// The parameters (PyTorch layout).
@@ -20,19 +46,12 @@ pub trait Cell {
     /// Their gradients, mirrored field by field.
     type Grads: Tensors;
     /// The recurrent state (`h`, or `h` and `c`); its gradient has the same type.
-    type State: Clone;
+    type State: RecurrentState;
     /// What one step's backward needs from its forward.
     type StepCache;
 
     /// Zero gradients shaped like `p`.
     fn zero_grads(p: &Self::Params) -> Self::Grads;
-    /// The zero state: every part `[B, H]`. Sequences start here, and it is the gradient of a
-    /// loss that does not read the final state.
-    fn zero_state(batch: usize, hidden: usize) -> Self::State;
-    /// The hidden state `h` inside a state: `[B, H]`. It is the step's output `y_t`.
-    fn h(state: &Self::State) -> &Array2<f64>;
-    /// Mutable `h`, to add the output gradient `dy_t` to a state gradient.
-    fn h_mut(state: &mut Self::State) -> &mut Array2<f64>;
     /// One step forward. Shapes: `x_t: [B, I]`, state `[B, H]` parts → next state.
     fn step(
         p: &Self::Params,
@@ -58,13 +77,13 @@ pub fn forward_seq<C: Cell>(
     s0: &C::State,
 ) -> (Array3<f64>, C::State, Vec<C::StepCache>) {
     let (seq_len, batch, _) = x.dim();
-    let hidden = C::h(s0).ncols();
+    let hidden = s0.h().ncols();
     let mut y = Array3::zeros((seq_len, batch, hidden));
     let mut caches = Vec::with_capacity(seq_len);
     let mut state = s0.clone();
     for (t, x_t) in x.outer_iter().enumerate() {
         let (next, cache) = C::step(p, x_t, &state);
-        y.index_axis_mut(Axis(0), t).assign(C::h(&next));
+        y.index_axis_mut(Axis(0), t).assign(next.h());
         caches.push(cache);
         state = next;
     }
@@ -90,7 +109,7 @@ pub fn backward_seq<C: Cell>(
     let mut dx_steps = Vec::with_capacity(caches.len());
     let mut ds = ds_n.clone(); // gradient reaching the state after the current step
     for (t, cache) in caches.iter().enumerate().rev() {
-        *C::h_mut(&mut ds) += &dy.index_axis(Axis(0), t); // h_t is also the output y_t
+        *ds.h_mut() += &dy.index_axis(Axis(0), t); // h_t is also the output y_t
         let (dx_t, ds_prev) = C::step_backward(p, cache, &ds, &mut grads);
         dx_steps.push(dx_t);
         ds = ds_prev;
@@ -152,18 +171,6 @@ impl Cell for Rnn {
 
     fn zero_grads(p: &RnnParams) -> RnnGrads {
         RnnGrads::zeros_like(p)
-    }
-
-    fn zero_state(batch: usize, hidden: usize) -> Array2<f64> {
-        Array2::zeros((batch, hidden))
-    }
-
-    fn h(state: &Array2<f64>) -> &Array2<f64> {
-        state
-    }
-
-    fn h_mut(state: &mut Array2<f64>) -> &mut Array2<f64> {
-        state
     }
 
     fn step(

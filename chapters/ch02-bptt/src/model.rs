@@ -7,7 +7,7 @@ use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayV
 use ch01_rnn::cell::RnnParams;
 
 use crate::backward::{RnnGrads, backward};
-use crate::driver::{Cell, Rnn, backward_seq, forward_seq};
+use crate::driver::{Cell, RecurrentState, Rnn, backward_seq, forward_seq};
 
 /// Gradients of the loss with respect to [`OutputLayer`].
 #[derive(Debug, Clone, PartialEq)]
@@ -184,7 +184,7 @@ pub fn seq_loss_and_grads<M: SeqModel>(
     let (loss, dlogits) = sequence_loss(logits.view(), targets);
     let (out, dy) = output_backward(model.output(), y.view(), dlogits.view());
     let (batch, hidden) = (x.dim().1, model.hidden_size());
-    let ds_n = M::Cell::zero_state(batch, hidden); // the loss does not read the final state
+    let ds_n = StateOf::<M>::zeros(batch, hidden); // the loss does not read the final state
     let (rnn, _dx, _ds0) = backward_seq::<M::Cell>(model.recurrent(), &caches, dy.view(), &ds_n);
     (loss, ModelGrads { rnn, out }, s_n)
 }

@@ -9,7 +9,7 @@ use ch01_rnn::data::{Vocab, one_hot, streams};
 use ch01_rnn::model::sequence_loss;
 use ch01_rnn::params::Tensors;
 use ch02_bptt::adam::Adam;
-use ch02_bptt::driver::Cell;
+use ch02_bptt::driver::RecurrentState;
 use ch02_bptt::model::{SeqModel, StateOf, seq_forward, seq_loss_and_grads};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, s};
 
@@ -199,7 +199,7 @@ pub fn train_step<M: SeqModel>(
 /// The loss per character over one whole pass of the streams, with the state carried from
 /// window to window as in training (no update).
 pub fn text_loss_per_char<M: SeqModel>(model: &M, batches: &Batches) -> f64 {
-    let mut state = M::Cell::zero_state(batches.inputs.ncols(), model.hidden_size());
+    let mut state = StateOf::<M>::zeros(batches.inputs.ncols(), model.hidden_size());
     let mut loss = 0.0;
     for w in 0..batches.windows() {
         let (x, targets, _) = batches.window_data(w);

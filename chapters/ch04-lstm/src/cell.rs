@@ -12,7 +12,7 @@ use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sig
 use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows};
 use ch01_rnn::cell::LayerParams;
 use ch02_bptt::backward::LayerGrads;
-use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
+use ch02_bptt::driver::{Cell, RecurrentState, backward_seq, forward_seq};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 
 // ANCHOR: params
@@ -44,6 +44,20 @@ impl LstmState {
     }
 }
 
+impl RecurrentState for LstmState {
+    fn zeros(batch: usize, hidden: usize) -> Self {
+        LstmState::zeros(batch, hidden)
+    }
+
+    fn h(&self) -> &Array2<f64> {
+        &self.h
+    }
+
+    fn h_mut(&mut self) -> &mut Array2<f64> {
+        &mut self.h
+    }
+}
+
 /// What one step's backward needs.
 #[derive(Debug, Clone)]
 pub struct LstmStepCache {
@@ -68,18 +82,6 @@ impl Cell for Lstm {
 
     fn zero_grads(p: &LstmParams) -> LstmGrads {
         LstmGrads::zeros_like(p)
-    }
-
-    fn zero_state(batch: usize, hidden: usize) -> LstmState {
-        LstmState::zeros(batch, hidden)
-    }
-
-    fn h(state: &LstmState) -> &Array2<f64> {
-        &state.h
-    }
-
-    fn h_mut(state: &mut LstmState) -> &mut Array2<f64> {
-        &mut state.h
     }
 
     // ANCHOR: step

@@ -181,18 +181,6 @@ macro_rules! gru_cell {
                 GruGrads::zeros_like(p)
             }
 
-            fn zero_state(batch: usize, hidden: usize) -> Array2<f64> {
-                Array2::zeros((batch, hidden))
-            }
-
-            fn h(state: &Array2<f64>) -> &Array2<f64> {
-                state
-            }
-
-            fn h_mut(state: &mut Array2<f64>) -> &mut Array2<f64> {
-                state
-            }
-
             fn step(
                 p: &GruParams,
                 x_t: ArrayView2<f64>,

@@ -10,6 +10,7 @@
 //!   branchless activations ([`act::Fast`]) in loops compiled for AVX2 + FMA; `lstm::V3` is v2
 //!   on every thread, one block of the batch each ([`threads::Split`]).
 //! - [`gru`]: chapter 5's reset-after GRU through the same three versions, `gru::V1` … `gru::V3`.
+//! - [`layer`]: one layer's `f32` weights and gradients, for both cells.
 //! - [`rows`]: the row helpers both cells' kernels use.
 //! - [`runners`]: every version behind one interface, for the tests and `rnnbook bench`.
 //! - [`results`]: the benchmark's rows and the committed data file the figures are drawn from.
@@ -17,6 +18,7 @@
 pub mod act;
 pub mod gru;
 pub mod kernel;
+pub mod layer;
 pub mod lstm;
 pub mod results;
 pub mod rows;

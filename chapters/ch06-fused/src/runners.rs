@@ -13,13 +13,15 @@
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::{F32_VS_F64_ATOL, F32_VS_F64_RTOL, compare_arrays};
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
-use ch04_lstm::{LstmGrads, LstmParams};
-use ch05_gru::{GruGrads, GruParams};
+use ch02_bptt::backward::LayerGrads;
+use ch04_lstm::LstmParams;
+use ch05_gru::GruParams;
 use ndarray::{Array, Array2, Array3, ArrayD, Dimension};
 
-use crate::gru::{self, GruF32, GruF32Grads};
+use crate::gru::{self, GruF32};
+use crate::layer::LayerF32Grads;
 use crate::kernel::Kernel;
-use crate::lstm::{self, LstmF32, LstmF32Grads};
+use crate::lstm::{self, LstmF32};
 
 /// Named tensors (outputs, then gradients) in `f64`.
 pub type Named = Vec<(&'static str, ArrayD<f64>)>;
@@ -148,53 +150,31 @@ where
     }
 }
 
-/// Parameter gradients by name. The `f32` LSTM sums its two biases, so the chapter's LSTM
-/// reports one of its two equal bias gradients as `dbias`.
+/// Parameter gradients by name, as the chapters name them (`dweight_ih`, …, `dbias_hh`).
 pub trait NamedGrads {
     /// The gradients, named.
     fn named(self) -> Named;
 }
 
-impl NamedGrads for LstmGrads {
+impl<const G: usize> NamedGrads for LayerGrads<G> {
     fn named(self) -> Named {
-        vec![
-            ("dweight_ih", self.dweight_ih.widen()),
-            ("dweight_hh", self.dweight_hh.widen()),
-            ("dbias", self.dbias_ih.widen()), // = dbias_hh
-        ]
+        named_grads(self.dweight_ih, self.dweight_hh, self.dbias_ih, self.dbias_hh)
     }
 }
 
-impl NamedGrads for LstmF32Grads {
+impl<const G: usize> NamedGrads for LayerF32Grads<G> {
     fn named(self) -> Named {
-        vec![
-            ("dweight_ih", self.dweight_ih.widen()),
-            ("dweight_hh", self.dweight_hh.widen()),
-            ("dbias", self.dbias.widen()),
-        ]
+        named_grads(self.dweight_ih, self.dweight_hh, self.dbias_ih, self.dbias_hh)
     }
 }
 
-impl NamedGrads for GruGrads {
-    fn named(self) -> Named {
-        vec![
-            ("dweight_ih", self.dweight_ih.widen()),
-            ("dweight_hh", self.dweight_hh.widen()),
-            ("dbias_ih", self.dbias_ih.widen()),
-            ("dbias_hh", self.dbias_hh.widen()),
-        ]
-    }
-}
-
-impl NamedGrads for GruF32Grads {
-    fn named(self) -> Named {
-        vec![
-            ("dweight_ih", self.dweight_ih.widen()),
-            ("dweight_hh", self.dweight_hh.widen()),
-            ("dbias_ih", self.dbias_ih.widen()),
-            ("dbias_hh", self.dbias_hh.widen()),
-        ]
-    }
+fn named_grads(w_ih: impl Widen, w_hh: impl Widen, b_ih: impl Widen, b_hh: impl Widen) -> Named {
+    vec![
+        ("dweight_ih", w_ih.widen()),
+        ("dweight_hh", w_hh.widen()),
+        ("dbias_ih", b_ih.widen()),
+        ("dbias_hh", b_hh.widen()),
+    ]
 }
 
 /// Every tensor of one forward and backward run, in the order [`check`] compares them.

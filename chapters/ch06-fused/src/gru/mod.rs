@@ -11,12 +11,13 @@
 
 use std::marker::PhantomData;
 
-use ch05_gru::GruParams;
+use ch00_foundations::notation::GRU_GATES;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
 
 use crate::act::{Act, Fast, Libm};
-use crate::kernel::{AddGrads, Kernel};
+use crate::kernel::Kernel;
+use crate::layer::{LayerF32, LayerF32Grads};
 use crate::rows::{blocks, broadcast_rows, sl, sl_mut, sum_rows};
 use crate::threads::Split;
 
@@ -28,47 +29,9 @@ pub type V2 = Fused<Fast>;
 pub type V3 = Split<V2>;
 
 /// GRU weights in `f32`, PyTorch layout (blocks r, z, n).
-#[derive(Debug, Clone)]
-pub struct GruF32 {
-    /// `[3H, I]`.
-    pub weight_ih: Array2<f32>,
-    /// `[3H, H]`.
-    pub weight_hh: Array2<f32>,
-    /// `[3H]`.
-    pub bias_ih: Array1<f32>,
-    /// `[3H]`.
-    pub bias_hh: Array1<f32>,
-}
-
-impl GruF32 {
-    /// Rounds chapter 5's `f64` parameters to `f32`.
-    pub fn from_f64(p: &GruParams) -> Self {
-        GruF32 {
-            weight_ih: p.weight_ih.mapv(|v| v as f32),
-            weight_hh: p.weight_hh.mapv(|v| v as f32),
-            bias_ih: p.bias_ih.mapv(|v| v as f32),
-            bias_hh: p.bias_hh.mapv(|v| v as f32),
-        }
-    }
-
-    /// `H`.
-    pub fn hidden_size(&self) -> usize {
-        self.weight_hh.ncols()
-    }
-}
-
-/// Gradients of the four tensors.
-#[derive(Debug, Clone)]
-pub struct GruF32Grads {
-    /// `[3H, I]`.
-    pub dweight_ih: Array2<f32>,
-    /// `[3H, H]`.
-    pub dweight_hh: Array2<f32>,
-    /// `[3H]`.
-    pub dbias_ih: Array1<f32>,
-    /// `[3H]`.
-    pub dbias_hh: Array1<f32>,
-}
+pub type GruF32 = LayerF32<GRU_GATES>;
+/// Their gradients.
+pub type GruF32Grads = LayerF32Grads<GRU_GATES>;
 
 /// What the backward pass needs.
 #[derive(Debug, Clone)]
@@ -202,15 +165,6 @@ fn gates_backward(
             dhn,
             sl_mut(dh_prev.row_mut(k)),
         );
-    }
-}
-
-impl AddGrads for GruF32Grads {
-    fn add(&mut self, other: &Self) {
-        self.dweight_ih += &other.dweight_ih;
-        self.dweight_hh += &other.dweight_hh;
-        self.dbias_ih += &other.dbias_ih;
-        self.dbias_hh += &other.dbias_hh;
     }
 }
 

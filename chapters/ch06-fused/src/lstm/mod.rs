@@ -15,12 +15,13 @@
 use std::marker::PhantomData;
 use std::ops::Range;
 
-use ch04_lstm::LstmParams;
+use ch00_foundations::notation::LSTM_GATES;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
 
 use crate::act::{Act, Fast, Libm};
-use crate::kernel::{AddGrads, BatchRows, Kernel};
+use crate::kernel::{BatchRows, Kernel};
+use crate::layer::{LayerF32, LayerF32Grads};
 use crate::rows::{blocks, broadcast_rows, sl, sl_mut, sum_rows};
 use crate::threads::Split;
 
@@ -33,43 +34,10 @@ pub type V2 = Fused<Fast>;
 pub type V3 = Split<V2>;
 // ANCHOR_END: versions
 
-/// LSTM weights in `f32`, PyTorch layout, with the two biases summed (they only act together).
-#[derive(Debug, Clone)]
-pub struct LstmF32 {
-    /// `[4H, I]`.
-    pub weight_ih: Array2<f32>,
-    /// `[4H, H]`.
-    pub weight_hh: Array2<f32>,
-    /// `b_ih + b_hh`: `[4H]`.
-    pub bias: Array1<f32>,
-}
-
-impl LstmF32 {
-    /// Rounds chapter 4's `f64` parameters to `f32`.
-    pub fn from_f64(p: &LstmParams) -> Self {
-        LstmF32 {
-            weight_ih: p.weight_ih.mapv(|v| v as f32),
-            weight_hh: p.weight_hh.mapv(|v| v as f32),
-            bias: (&p.bias_ih + &p.bias_hh).mapv(|v| v as f32),
-        }
-    }
-
-    /// `H`.
-    pub fn hidden_size(&self) -> usize {
-        self.weight_hh.ncols()
-    }
-}
-
-/// Gradients; `dbias` is the gradient of each of `b_ih` and `b_hh` (they are equal).
-#[derive(Debug, Clone)]
-pub struct LstmF32Grads {
-    /// `[4H, I]`.
-    pub dweight_ih: Array2<f32>,
-    /// `[4H, H]`.
-    pub dweight_hh: Array2<f32>,
-    /// `[4H]`.
-    pub dbias: Array1<f32>,
-}
+/// LSTM weights in `f32`, PyTorch layout (blocks i, f, g, o).
+pub type LstmF32 = LayerF32<LSTM_GATES>;
+/// Their gradients.
+pub type LstmF32Grads = LayerF32Grads<LSTM_GATES>;
 
 /// The LSTM's state in `f32`, as chapter 4's: hidden `h` and cell `c`, both `[B, H]`. Its
 /// gradient has the same type.
@@ -105,14 +73,6 @@ impl BatchRows for LstmState {
             h: Array2::join(&h),
             c: Array2::join(&c),
         }
-    }
-}
-
-impl AddGrads for LstmF32Grads {
-    fn add(&mut self, other: &Self) {
-        self.dweight_ih += &other.dweight_ih;
-        self.dweight_hh += &other.dweight_hh;
-        self.dbias += &other.dbias;
     }
 }
 
@@ -292,8 +252,9 @@ impl<A: Act> Kernel for Fused<A> {
             "h0 and c0 must be [B, H]"
         );
         let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
-        // All steps' input projections in one GEMM: [T·B, I] · [I, 4H], onto the summed bias.
-        let mut gates = broadcast_rows(t_len * b, &p.bias);
+        // All steps' input projections in one GEMM: [T·B, I] · [I, 4H], onto the two biases
+        // (which only act together).
+        let mut gates = broadcast_rows(t_len * b, &(&p.bias_ih + &p.bias_hh));
         general_mat_mul(1.0, &x2, &p.weight_ih.t(), 1.0, &mut gates);
         let mut c = Array2::zeros(((t_len + 1) * b, h));
         c.slice_mut(s![0..b, ..]).assign(c0);
@@ -376,14 +337,15 @@ impl<A: Act> Kernel for Fused<A> {
         general_mat_mul(1.0, &dgates.t(), &cache.x, 0.0, &mut dweight_ih); // dGatesᵀ · X
         let mut dweight_hh = Array2::zeros((4 * h, h));
         general_mat_mul(1.0, &dgates.t(), &h_prev, 0.0, &mut dweight_hh); // dGatesᵀ · H_prev
-        let dbias = sum_rows(&dgates);
+        let dbias = sum_rows(&dgates); // the gradient of each of b_ih and b_hh
         let mut dx = Array2::zeros((t_len * b, i));
         general_mat_mul(1.0, &dgates, &p.weight_ih, 0.0, &mut dx); // dGates · W_ih
         let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
         let grads = LstmF32Grads {
             dweight_ih,
             dweight_hh,
-            dbias,
+            dbias_ih: dbias.clone(),
+            dbias_hh: dbias,
         };
         (grads, dx, LstmState { h: dh, c: dc })
     }
