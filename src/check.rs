@@ -4,31 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ch00_foundations::tolerance::{Comparison, FIXTURE_ATOL, FIXTURE_RTOL, compare_arrays};
-use ndarray::{Array2, ArrayBase, Data, Dimension};
+use ch01_rnn::cell::LayerParams;
+use ch02_bptt::backward::LayerGrads;
+use ndarray::{Array2, Array3, ArrayBase, Data, Dimension};
 
 use crate::fixture::{Cell, Fixture};
-
-/// Every cell's parameter struct has PyTorch's four fields; build one from a fixture's `params`.
-macro_rules! params_from_fixture {
-    ($($ty:ident)::+, $f:expr) => {
-        $($ty)::+ {
-            weight_ih: $f.params.weight_ih.clone(),
-            weight_hh: $f.params.weight_hh.clone(),
-            bias_ih: $f.params.bias_ih.clone(),
-            bias_hh: $f.params.bias_hh.clone(),
-        }
-    };
-}
-
-/// Compares a cell's four parameter gradients (`dweight_ih`, …) with a fixture's `grads`.
-macro_rules! compare_param_grads {
-    ($t:expr, $g:expr, $f:expr) => {
-        compare($t, "grads.weight_ih", &$g.dweight_ih, &$f.grads.weight_ih);
-        compare($t, "grads.weight_hh", &$g.dweight_hh, &$f.grads.weight_hh);
-        compare($t, "grads.bias_ih", &$g.dbias_ih, &$f.grads.bias_ih);
-        compare($t, "grads.bias_hh", &$g.dbias_hh, &$f.grads.bias_hh);
-    };
-}
 
 /// `rnnbook check FILE...`: checks every file and prints every tensor's errors. Exit code 0 when
 /// all are within tolerance, 1 when a tensor is not, 2 when a file cannot be read.
@@ -148,27 +128,78 @@ pub fn check_fixture(f: &Fixture) -> FixtureCheck {
     }
 }
 
-fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
-    let p = params_from_fixture!(ch01_rnn::cell::RnnParams, f);
-    let (y, h_n, cache) = ch02_bptt::forward(&p, f.x.view(), f.h0.view());
-    let dh_n = f
-        .grad_h_n
-        .clone()
-        .unwrap_or_else(|| Array2::zeros(f.h0.raw_dim()));
-    let (g, dx, dh0) = ch02_bptt::backward(&p, &cache, f.grad_y.view(), dh_n.view());
+/// Every cell's parameters are chapter 1's layer: PyTorch's four tensors from the fixture.
+fn layer_from_fixture<const G: usize>(f: &Fixture) -> LayerParams<G> {
+    LayerParams {
+        weight_ih: f.params.weight_ih.clone(),
+        weight_hh: f.params.weight_hh.clone(),
+        bias_ih: f.params.bias_ih.clone(),
+        bias_hh: f.params.bias_hh.clone(),
+    }
+}
+
+/// A fixture's optional upstream gradient, zeros when absent.
+fn or_zeros(f: &Fixture, grad: &Option<Array2<f64>>) -> Array2<f64> {
+    grad.clone()
+        .unwrap_or_else(|| Array2::zeros(f.h0.raw_dim()))
+}
+
+/// What one forward and backward run of a cell gave; `c` parts only for the LSTM.
+struct Run<const G: usize> {
+    y: Array3<f64>,
+    h_n: Array2<f64>,
+    c_n: Option<Array2<f64>>,
+    grads: LayerGrads<G>,
+    dx: Array3<f64>,
+    dh0: Array2<f64>,
+    dc0: Option<Array2<f64>>,
+}
+
+/// Every tensor of `run` against the fixture: outputs first, then gradients.
+fn compare_run<const G: usize>(f: &Fixture, run: Run<G>) -> FixtureCheck {
+    let known = "checked when the file was read";
     let mut t = Vec::new();
-    compare(&mut t, "y", &y, &f.y);
-    compare(&mut t, "h_n", &h_n, &f.h_n);
-    compare_param_grads!(&mut t, g, f);
-    compare(&mut t, "grads.x", &dx, &f.grad_x);
-    compare(&mut t, "grads.h0", &dh0, &f.grad_h0);
+    compare(&mut t, "y", &run.y, &f.y);
+    compare(&mut t, "h_n", &run.h_n, &f.h_n);
+    if let Some(c_n) = &run.c_n {
+        compare(&mut t, "c_n", c_n, f.c_n.as_ref().expect(known));
+    }
+    let g = &run.grads;
+    compare(&mut t, "grads.weight_ih", &g.dweight_ih, &f.grads.weight_ih);
+    compare(&mut t, "grads.weight_hh", &g.dweight_hh, &f.grads.weight_hh);
+    compare(&mut t, "grads.bias_ih", &g.dbias_ih, &f.grads.bias_ih);
+    compare(&mut t, "grads.bias_hh", &g.dbias_hh, &f.grads.bias_hh);
+    compare(&mut t, "grads.x", &run.dx, &f.grad_x);
+    compare(&mut t, "grads.h0", &run.dh0, &f.grad_h0);
+    if let Some(dc0) = &run.dc0 {
+        compare(&mut t, "grads.c0", dc0, f.grad_c0.as_ref().expect(known));
+    }
     FixtureCheck { tensors: t }
 }
 
+/// Chapter 2's hand-written backward (exercise 2.1), not the generic loop.
+fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
+    let p = layer_from_fixture(f);
+    let (y, h_n, cache) = ch02_bptt::forward(&p, f.x.view(), f.h0.view());
+    let dh_n = or_zeros(f, &f.grad_h_n);
+    let (grads, dx, dh0) = ch02_bptt::backward(&p, &cache, f.grad_y.view(), dh_n.view());
+    compare_run(
+        f,
+        Run {
+            y,
+            h_n,
+            c_n: None,
+            grads,
+            dx,
+            dh0,
+            dc0: None,
+        },
+    )
+}
+
 fn check_lstm(f: &Fixture) -> FixtureCheck {
-    use ch04_lstm::{LstmParams, LstmState};
-    let p = params_from_fixture!(LstmParams, f);
-    let zeros = || Array2::zeros(f.h0.raw_dim());
+    use ch04_lstm::LstmState;
+    let p = layer_from_fixture(f);
     let c0 =
         f.c0.clone()
             .expect("an lstm fixture has c0 (checked when read)");
@@ -178,44 +209,40 @@ fn check_lstm(f: &Fixture) -> FixtureCheck {
     };
     let (y, s_n, caches) = ch04_lstm::forward(&p, f.x.view(), &s0);
     let ds_n = LstmState {
-        h: f.grad_h_n.clone().unwrap_or_else(zeros),
-        c: f.grad_c_n.clone().unwrap_or_else(zeros),
+        h: or_zeros(f, &f.grad_h_n),
+        c: or_zeros(f, &f.grad_c_n),
     };
-    let (g, dx, ds0) = ch04_lstm::backward(&p, &caches, f.grad_y.view(), &ds_n);
-    let mut t = Vec::new();
-    compare(&mut t, "y", &y, &f.y);
-    compare(&mut t, "h_n", &s_n.h, &f.h_n);
-    compare(
-        &mut t,
-        "c_n",
-        &s_n.c,
-        f.c_n.as_ref().expect("checked when read"),
-    );
-    compare_param_grads!(&mut t, g, f);
-    compare(&mut t, "grads.x", &dx, &f.grad_x);
-    compare(&mut t, "grads.h0", &ds0.h, &f.grad_h0);
-    compare(
-        &mut t,
-        "grads.c0",
-        &ds0.c,
-        f.grad_c0.as_ref().expect("checked when read"),
-    );
-    FixtureCheck { tensors: t }
+    let (grads, dx, ds0) = ch04_lstm::backward(&p, &caches, f.grad_y.view(), &ds_n);
+    let (h_n, c_n, dh0, dc0) = (s_n.h, Some(s_n.c), ds0.h, Some(ds0.c));
+    compare_run(
+        f,
+        Run {
+            y,
+            h_n,
+            c_n,
+            grads,
+            dx,
+            dh0,
+            dc0,
+        },
+    )
 }
 
 fn check_gru(f: &Fixture, variant: ch05_gru::GruVariant) -> FixtureCheck {
-    let p = params_from_fixture!(ch05_gru::GruParams, f);
+    let p = layer_from_fixture(f);
     let (y, h_n, caches) = ch05_gru::forward(&p, variant, f.x.view(), &f.h0);
-    let dh_n = f
-        .grad_h_n
-        .clone()
-        .unwrap_or_else(|| Array2::zeros(f.h0.raw_dim()));
-    let (g, dx, dh0) = ch05_gru::backward(&p, variant, &caches, f.grad_y.view(), &dh_n);
-    let mut t = Vec::new();
-    compare(&mut t, "y", &y, &f.y);
-    compare(&mut t, "h_n", &h_n, &f.h_n);
-    compare_param_grads!(&mut t, g, f);
-    compare(&mut t, "grads.x", &dx, &f.grad_x);
-    compare(&mut t, "grads.h0", &dh0, &f.grad_h0);
-    FixtureCheck { tensors: t }
+    let dh_n = or_zeros(f, &f.grad_h_n);
+    let (grads, dx, dh0) = ch05_gru::backward(&p, variant, &caches, f.grad_y.view(), &dh_n);
+    compare_run(
+        f,
+        Run {
+            y,
+            h_n,
+            c_n: None,
+            grads,
+            dx,
+            dh0,
+            dc0: None,
+        },
+    )
 }

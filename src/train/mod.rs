@@ -238,15 +238,7 @@ pub fn train(opts: &TrainOptions, command: &str, pb: &ProgressBar) -> Result<Tra
             rate * chars_per_step
         ));
         if opts.sample_every > 0 && state.step % opts.sample_every == 0 && state.step < opts.steps {
-            let text = sample_text(
-                &state.model,
-                &batches.vocab,
-                batches.first,
-                opts.sample_len,
-                opts.temperature,
-                opts.seed,
-                state.step,
-            );
+            let text = sample_text(&state, &batches, opts);
             let line = format!(
                 "── step {}/{}  loss/char {:.3} (smoothed; uniform guessing {ln_v:.3})  {:.1} steps/s ──\n{}\n",
                 state.step, opts.steps, state.smoothed_loss_per_char, rate, text

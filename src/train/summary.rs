@@ -3,8 +3,6 @@
 use std::time::Instant;
 
 use ch00_foundations::rng::seeded_rng;
-use ch01_rnn::data::Vocab;
-use ch01_rnn::model::CharRnn;
 use ch01_rnn::params::Tensors;
 use ch01_rnn::sample::sample;
 use ch03_clipping::train::{Batches, text_loss_per_char};
@@ -19,21 +17,15 @@ use super::options::TrainOptions;
 /// The format tag of a run summary (the JSON next to the log).
 pub const SUMMARY_FORMAT: &str = "rnnbook-train-run-v1";
 
-/// A sample of `len` characters after `start`, drawn with a generator seeded by `(seed, step)`.
-pub fn sample_text(
-    model: &CharRnn,
-    vocab: &Vocab,
-    start: usize,
-    len: usize,
-    temperature: f64,
-    seed: u64,
-    step: u64,
-) -> String {
-    let mut rng = seeded_rng(splitmix64(seed ^ splitmix64(step)));
-    let h0 = Array2::zeros((1, model.hidden_size()));
-    let drawn = sample(model, h0, start, len, temperature, &mut rng);
-    let mut out = vocab.decode(&[start]);
-    out.push_str(&vocab.decode(&drawn));
+/// A sample of `--sample-len` characters from the run's model after the text's first character,
+/// drawn with a generator seeded by `(seed, step)` so that it does not touch the training.
+pub fn sample_text(c: &Checkpoint, batches: &Batches, o: &TrainOptions) -> String {
+    let mut rng = seeded_rng(splitmix64(o.seed ^ splitmix64(c.step)));
+    let h0 = Array2::zeros((1, c.model.hidden_size()));
+    let start = batches.first;
+    let drawn = sample(&c.model, h0, start, o.sample_len, o.temperature, &mut rng);
+    let mut out = batches.vocab.decode(&[start]);
+    out.push_str(&batches.vocab.decode(&drawn));
     out
 }
 
@@ -124,15 +116,7 @@ pub(super) fn summarize(
     loop_seconds: f64,
 ) -> RunSummary {
     let v = batches.vocab.len();
-    let final_sample = sample_text(
-        &state.model,
-        &batches.vocab,
-        batches.first,
-        opts.sample_len,
-        opts.temperature,
-        opts.seed,
-        state.step,
-    );
+    let final_sample = sample_text(state, batches, opts);
     let text_loss = text_loss_per_char(&state.model, batches);
     let wall_seconds = wall.elapsed().as_secs_f64();
     let last = rows.last().filter(|r| r.step == state.step);

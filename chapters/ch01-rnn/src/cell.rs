@@ -75,14 +75,26 @@ impl<const G: usize> LayerParams<G> {
     pub fn assert_consistent(&self) {
         let h = self.hidden_size();
         let g = G * h;
-        assert_eq!(self.weight_hh.dim(), (g, h), "weight_hh must be [G·H, H], G = {G}");
+        assert_eq!(
+            self.weight_hh.dim(),
+            (g, h),
+            "weight_hh must be [G·H, H], G = {G}"
+        );
         assert_eq!(
             self.weight_ih.nrows(),
             g,
             "weight_ih must be [G·H, I] with G·H = {g}"
         );
-        assert_eq!(self.bias_ih.len(), g, "bias_ih must be [G·H] with G·H = {g}");
-        assert_eq!(self.bias_hh.len(), g, "bias_hh must be [G·H] with G·H = {g}");
+        assert_eq!(
+            self.bias_ih.len(),
+            g,
+            "bias_ih must be [G·H] with G·H = {g}"
+        );
+        assert_eq!(
+            self.bias_hh.len(),
+            g,
+            "bias_hh must be [G·H] with G·H = {g}"
+        );
     }
 }
 

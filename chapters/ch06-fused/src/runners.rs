@@ -12,15 +12,15 @@
 
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::{F32_VS_F64_ATOL, F32_VS_F64_RTOL, compare_arrays};
-use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
 use ch02_bptt::backward::LayerGrads;
+use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
 use ch04_lstm::LstmParams;
 use ch05_gru::GruParams;
 use ndarray::{Array, Array2, Array3, ArrayD, Dimension};
 
 use crate::gru::{self, GruF32};
-use crate::layer::LayerF32Grads;
 use crate::kernel::Kernel;
+use crate::layer::LayerF32Grads;
 use crate::lstm::{self, LstmF32};
 
 /// Named tensors (outputs, then gradients) in `f64`.
@@ -158,13 +158,23 @@ pub trait NamedGrads {
 
 impl<const G: usize> NamedGrads for LayerGrads<G> {
     fn named(self) -> Named {
-        named_grads(self.dweight_ih, self.dweight_hh, self.dbias_ih, self.dbias_hh)
+        named_grads(
+            self.dweight_ih,
+            self.dweight_hh,
+            self.dbias_ih,
+            self.dbias_hh,
+        )
     }
 }
 
 impl<const G: usize> NamedGrads for LayerF32Grads<G> {
     fn named(self) -> Named {
-        named_grads(self.dweight_ih, self.dweight_hh, self.dbias_ih, self.dbias_hh)
+        named_grads(
+            self.dweight_ih,
+            self.dweight_hh,
+            self.dbias_ih,
+            self.dbias_hh,
+        )
     }
 }
 
@@ -322,24 +332,8 @@ pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> 
                 ds_n: lstm::LstmState::from_f64(&naive.ds_n),
             };
             let p32 = LstmF32::from_f64(&p);
-            vec![
-                Box::new(Naive::<ch04_lstm::Lstm> { p, d: naive }),
-                Box::new(Fast::<lstm::V1> {
-                    name: "v1",
-                    p: p32.clone(),
-                    d: fast.clone(),
-                }),
-                Box::new(Fast::<lstm::V2> {
-                    name: "v2",
-                    p: p32.clone(),
-                    d: fast.clone(),
-                }),
-                Box::new(Fast::<lstm::V3> {
-                    name: "v3",
-                    p: p32,
-                    d: fast,
-                }),
-            ]
+            let naive: Box<dyn Runner> = Box::new(Naive::<ch04_lstm::Lstm> { p, d: naive });
+            versions::<lstm::V1, lstm::V2, lstm::V3>(naive, p32, fast)
         }
         CellKind::Gru => {
             let p = GruParams::init(i, h, &mut rng);
@@ -357,26 +351,37 @@ pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> 
                 ds_n: d.dh_n,
             };
             let p32 = GruF32::from_f64(&p);
-            vec![
-                Box::new(Naive::<ch05_gru::Gru> { p, d: naive }),
-                Box::new(Fast::<gru::V1> {
-                    name: "v1",
-                    p: p32.clone(),
-                    d: fast.clone(),
-                }),
-                Box::new(Fast::<gru::V2> {
-                    name: "v2",
-                    p: p32.clone(),
-                    d: fast.clone(),
-                }),
-                Box::new(Fast::<gru::V3> {
-                    name: "v3",
-                    p: p32,
-                    d: fast,
-                }),
-            ]
+            let naive: Box<dyn Runner> = Box::new(Naive::<ch05_gru::Gru> { p, d: naive });
+            versions::<gru::V1, gru::V2, gru::V3>(naive, p32, fast)
         }
     }
+}
+
+/// `naive`, then the three fast versions of one cell on the same `f32` problem.
+fn versions<V1, V2, V3>(
+    naive: Box<dyn Runner>,
+    p: V1::Params,
+    d: Problem<f32, V1::State>,
+) -> Vec<Box<dyn Runner>>
+where
+    V1: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
+    V2: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
+    V3: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
+{
+    vec![
+        naive,
+        Box::new(Fast::<V1> {
+            name: "v1",
+            p: p.clone(),
+            d: d.clone(),
+        }),
+        Box::new(Fast::<V2> {
+            name: "v2",
+            p: p.clone(),
+            d: d.clone(),
+        }),
+        Box::new(Fast::<V3> { name: "v3", p, d }),
+    ]
 }
 // ANCHOR_END: runners
 
