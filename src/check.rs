@@ -155,6 +155,25 @@ struct Run<const G: usize> {
     dc0: Option<Array2<f64>>,
 }
 
+impl<const G: usize> Run<G> {
+    /// The run of a cell whose state is `h` alone.
+    fn of_h(
+        (y, h_n): (Array3<f64>, Array2<f64>),
+        (grads, dx, dh0): (LayerGrads<G>, Array3<f64>, Array2<f64>),
+    ) -> Self {
+        let (c_n, dc0) = (None, None);
+        Run {
+            y,
+            h_n,
+            c_n,
+            grads,
+            dx,
+            dh0,
+            dc0,
+        }
+    }
+}
+
 /// Every tensor of `run` against the fixture: outputs first, then gradients.
 fn compare_run<const G: usize>(f: &Fixture, run: Run<G>) -> FixtureCheck {
     let known = "checked when the file was read";
@@ -182,19 +201,8 @@ fn check_rnn_tanh(f: &Fixture) -> FixtureCheck {
     let p = layer_from_fixture(f);
     let (y, h_n, cache) = ch02_bptt::forward(&p, f.x.view(), f.h0.view());
     let dh_n = or_zeros(f, &f.grad_h_n);
-    let (grads, dx, dh0) = ch02_bptt::backward(&p, &cache, f.grad_y.view(), dh_n.view());
-    compare_run(
-        f,
-        Run {
-            y,
-            h_n,
-            c_n: None,
-            grads,
-            dx,
-            dh0,
-            dc0: None,
-        },
-    )
+    let back = ch02_bptt::backward(&p, &cache, f.grad_y.view(), dh_n.view());
+    compare_run(f, Run::of_h((y, h_n), back))
 }
 
 fn check_lstm(f: &Fixture) -> FixtureCheck {
@@ -232,17 +240,6 @@ fn check_gru(f: &Fixture, variant: ch05_gru::GruVariant) -> FixtureCheck {
     let p = layer_from_fixture(f);
     let (y, h_n, caches) = ch05_gru::forward(&p, variant, f.x.view(), &f.h0);
     let dh_n = or_zeros(f, &f.grad_h_n);
-    let (grads, dx, dh0) = ch05_gru::backward(&p, variant, &caches, f.grad_y.view(), &dh_n);
-    compare_run(
-        f,
-        Run {
-            y,
-            h_n,
-            c_n: None,
-            grads,
-            dx,
-            dh0,
-            dc0: None,
-        },
-    )
+    let back = ch05_gru::backward(&p, variant, &caches, f.grad_y.view(), &dh_n);
+    compare_run(f, Run::of_h((y, h_n), back))
 }

@@ -11,9 +11,20 @@ fn bench(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `rnnbook bench ARGS --repeats 1 --json`, asserts success, and returns stdout.
+fn bench_json(args: &[&str]) -> Vec<u8> {
+    let out = bench(&[args, &["--repeats", "1", "--json"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[test]
 fn json_output_has_one_row_per_implementation_with_every_field() {
-    let out = bench(&[
+    let stdout = bench_json(&[
         "--seq-len",
         "3",
         "--batch",
@@ -22,16 +33,8 @@ fn json_output_has_one_row_per_implementation_with_every_field() {
         "4",
         "--hidden",
         "3",
-        "--repeats",
-        "1",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
+    let rows: serde_json::Value = serde_json::from_slice(&stdout).expect("stdout is only JSON");
     let rows = rows.as_array().unwrap();
     let impls: Vec<&str> = rows.iter().map(|r| r["impl"].as_str().unwrap()).collect();
     assert_eq!(impls, ["naive", "v1", "v2", "v3", "gemm"]);
@@ -58,7 +61,7 @@ fn json_output_has_one_row_per_implementation_with_every_field() {
 
 #[test]
 fn lists_run_every_combination_for_both_cells() {
-    let out = bench(&[
+    let stdout = bench_json(&[
         "--cell",
         "gru",
         "--seq-len",
@@ -71,16 +74,8 @@ fn lists_run_every_combination_for_both_cells() {
         "4",
         "--threads",
         "1,2",
-        "--repeats",
-        "1",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<ch06_fused::results::BenchRow> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<ch06_fused::results::BenchRow> = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(rows.len(), 2 * 2 * 5);
     assert!(rows.iter().all(|r| r.cell == "gru"));
     let v3: Vec<(usize, usize)> = rows

@@ -4,7 +4,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::Figure;
-use super::style::{AXIS_TEXT, BLUE, BookMesh, FONT, ORANGE, draw_legend, plot_err, svg_document};
+use super::style::{BLUE, FONT, ORANGE, draw_axes, draw_legend, plot_err, svg_document};
 
 /// Chapter 0's figures.
 pub fn figures() -> Vec<Figure> {
@@ -53,15 +53,12 @@ fn gradcheck_eps() -> Result<String> {
                 (y_min..y_max).log_scale(),
             )
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("step size ε")
-            .y_desc("max relative error")
-            .x_label_formatter(&|v| format!("{v:.0e}"))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .book_style(AXIS_TEXT)
-            .draw()
-            .map_err(plot_err)?;
+        draw_axes(
+            &mut chart,
+            ("step size ε", "max relative error"),
+            &|v| format!("{v:.0e}"),
+            &|v| format!("{v:.0e}"),
+        )?;
         for (data, color, name) in [
             (&forward, BLUE, "forward difference (f(w+ε) − f(w)) / ε"),
             (

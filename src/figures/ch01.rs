@@ -32,18 +32,27 @@ const OUT_BOTTOM: i32 = 150;
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
+/// `s` centred at `at`.
 fn text(area: &Area<'_>, s: &str, at: (i32, i32), size: u32, color: RGBColor) -> Result<()> {
-    let style = TextStyle::from((FONT, size).into_font())
-        .color(&color)
-        .pos(Pos::new(HPos::Center, VPos::Center));
-    area.draw(&Text::new(s.to_string(), at, style))
-        .map_err(plot_err)
+    text_at(area, s, at, size, color, HPos::Center)
 }
 
+/// `s` starting at `at`.
 fn text_left(area: &Area<'_>, s: &str, at: (i32, i32), size: u32, color: RGBColor) -> Result<()> {
+    text_at(area, s, at, size, color, HPos::Left)
+}
+
+fn text_at(
+    area: &Area<'_>,
+    s: &str,
+    at: (i32, i32),
+    size: u32,
+    color: RGBColor,
+    h: HPos,
+) -> Result<()> {
     let style = TextStyle::from((FONT, size).into_font())
         .color(&color)
-        .pos(Pos::new(HPos::Left, VPos::Center));
+        .pos(Pos::new(h, VPos::Center));
     area.draw(&Text::new(s.to_string(), at, style))
         .map_err(plot_err)
 }

@@ -6,9 +6,7 @@ use anyhow::{Context, Result, ensure};
 use plotters::prelude::*;
 
 use super::Figure;
-use super::style::{
-    AXIS_TEXT, BLUE, BookMesh, FONT, ORANGE, SKY, draw_legend, plot_err, svg_document,
-};
+use super::style::{BLUE, FONT, ORANGE, SKY, draw_axes, draw_legend, plot_err, svg_document};
 use ch03_clipping::train_log::TrainLog;
 
 /// Chapter 2's figures.
@@ -99,15 +97,12 @@ pub(crate) fn train_loss_from(path: &Path) -> Result<String> {
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc.as_str())
-            .y_desc("loss per character (nats)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.1}"))
-            .book_style(AXIS_TEXT)
-            .draw()
-            .map_err(plot_err)?;
+        draw_axes(
+            &mut chart,
+            (x_desc.as_str(), "loss per character (nats)"),
+            &|x| format!("{x:.0}"),
+            &|y| format!("{y:.1}"),
+        )?;
         chart
             .draw_series(LineSeries::new(
                 raw.iter().copied(),

@@ -6,7 +6,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Figure;
 use super::style::{
-    AXIS_TEXT, BLUE, BookMesh, FONT, GREEN, ORANGE, draw_legend, plot_err, svg_document,
+    AXIS_TEXT, BLUE, BookMesh, FONT, GREEN, ORANGE, draw_axes, draw_legend, plot_err, svg_document,
 };
 
 /// Chapter 4's figures.
@@ -163,44 +163,23 @@ fn gradient_flow() -> Result<String> {
             .collect()
     };
     let x_max = (FIGURE_FLOW.seq_len - 1) as f64;
-    let series = [
-        (
-            points(&flow.rnn_dh),
-            GREEN,
-            true,
-            "RNN  ‖∂L/∂h_t‖".to_string(),
-        ),
-        (
-            points(&flow.lstm[0].dc),
-            BLUE,
-            true,
-            format!(
-                "LSTM, forget bias +0 (mean f = {:.2})  ‖∂L/∂c_t‖",
-                flow.lstm[0].mean_forget
-            ),
-        ),
-        (
-            points(&flow.lstm[0].dh),
-            BLUE,
+    let mut series = vec![(
+        points(&flow.rnn_dh),
+        GREEN,
+        true,
+        "RNN  ‖∂L/∂h_t‖".to_string(),
+    )];
+    for (lstm, colour) in flow.lstm.iter().zip([BLUE, ORANGE]) {
+        let bias = format!("LSTM, forget bias +{}", lstm.forget_bias);
+        let dc = format!("{bias} (mean f = {:.2})  ‖∂L/∂c_t‖", lstm.mean_forget);
+        series.push((points(&lstm.dc), colour, true, dc));
+        series.push((
+            points(&lstm.dh),
+            colour,
             false,
-            "LSTM, forget bias +0  ‖∂L/∂h_t‖".to_string(),
-        ),
-        (
-            points(&flow.lstm[1].dc),
-            ORANGE,
-            true,
-            format!(
-                "LSTM, forget bias +3 (mean f = {:.2})  ‖∂L/∂c_t‖",
-                flow.lstm[1].mean_forget
-            ),
-        ),
-        (
-            points(&flow.lstm[1].dh),
-            ORANGE,
-            false,
-            "LSTM, forget bias +3  ‖∂L/∂h_t‖".to_string(),
-        ),
-    ];
+            format!("{bias}  ‖∂L/∂h_t‖"),
+        ));
+    }
 
     svg_document(|root| {
         let mut chart = ChartBuilder::on(root)
@@ -213,15 +192,12 @@ fn gradient_flow() -> Result<String> {
             .y_label_area_size(72)
             .build_cartesian_2d(0f64..x_max, (1e-17..3.0).log_scale())
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("distance T − t (steps back from the loss)")
-            .y_desc("gradient norm")
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .book_style(AXIS_TEXT)
-            .draw()
-            .map_err(plot_err)?;
+        draw_axes(
+            &mut chart,
+            ("distance T − t (steps back from the loss)", "gradient norm"),
+            &|v| format!("{v:.0}"),
+            &|v| format!("{v:.0e}"),
+        )?;
         for (data, color, solid, name) in series {
             let style = if solid {
                 color.stroke_width(3)

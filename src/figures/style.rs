@@ -6,7 +6,8 @@
 use anyhow::{Result, anyhow};
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::Ranged;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::prelude::Cartesian2d;
 use plotters::prelude::*;
 
 /// Width of a one-panel figure, in pixels.
@@ -66,6 +67,30 @@ impl<X: Ranged, Y: Ranged, DB: DrawingBackend> BookMesh for MeshStyle<'_, '_, X,
             .axis_desc_style((FONT, text.desc))
             .light_line_style(WHITE.mix(0.0))
     }
+}
+
+/// A one-panel figure's axes, the book's way: the descriptions, the tick formats and
+/// [`AXIS_TEXT`].
+pub(crate) fn draw_axes<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    (x_desc, y_desc): (&str, &str),
+    x_fmt: &dyn Fn(&X::ValueType) -> String,
+    y_fmt: &dyn Fn(&Y::ValueType) -> String,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(y_fmt)
+        .book_style(AXIS_TEXT)
+        .draw()
+        .map_err(plot_err)
 }
 
 /// A tick label for an axis plotted as `log₂ x`: `2^v` where `v` is whole, else nothing.

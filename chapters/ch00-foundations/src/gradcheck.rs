@@ -148,17 +148,12 @@ impl GradCheckReport {
     ///
     /// # Panics
     /// If the shapes differ.
-    pub fn from_gradients<S1, S2, D>(
+    pub fn from_gradients<D: Dimension>(
         name: &str,
         eps: f64,
-        analytic: &ArrayBase<S1, D>,
-        numeric: &ArrayBase<S2, D>,
-    ) -> Self
-    where
-        S1: Data<Elem = f64>,
-        S2: Data<Elem = f64>,
-        D: Dimension,
-    {
+        analytic: &ArrayBase<impl Data<Elem = f64>, D>,
+        numeric: &ArrayBase<impl Data<Elem = f64>, D>,
+    ) -> Self {
         assert_eq!(
             analytic.shape(),
             numeric.shape(),
@@ -247,17 +242,14 @@ impl fmt::Display for GradCheckReport {
 ///
 /// # Panics
 /// If `param` and `analytic` have different shapes.
-pub fn check_gradient<S1, S2, D, F>(
+pub fn check_gradient<D: Dimension, F>(
     name: &str,
-    param: &ArrayBase<S1, D>,
-    analytic: &ArrayBase<S2, D>,
+    param: &ArrayBase<impl Data<Elem = f64>, D>,
+    analytic: &ArrayBase<impl Data<Elem = f64>, D>,
     eps: f64,
     loss: F,
 ) -> GradCheckReport
 where
-    S1: Data<Elem = f64>,
-    S2: Data<Elem = f64>,
-    D: Dimension,
     F: FnMut(&Array<f64, D>) -> f64,
 {
     assert_eq!(
@@ -278,16 +270,13 @@ where
 /// # Panics
 /// If the check fails (see [`GradCheckReport::assert_within`]) or the shapes differ.
 #[track_caller]
-pub fn assert_gradient<S1, S2, D, F>(
+pub fn assert_gradient<D: Dimension, F>(
     name: &str,
-    param: &ArrayBase<S1, D>,
-    analytic: &ArrayBase<S2, D>,
+    param: &ArrayBase<impl Data<Elem = f64>, D>,
+    analytic: &ArrayBase<impl Data<Elem = f64>, D>,
     loss: F,
 ) -> GradCheckReport
 where
-    S1: Data<Elem = f64>,
-    S2: Data<Elem = f64>,
-    D: Dimension,
     F: FnMut(&Array<f64, D>) -> f64,
 {
     let report = check_gradient(name, param, analytic, GRAD_CHECK_EPS, loss);

@@ -175,17 +175,12 @@ fn excess_ratio(actual: f64, expected: f64, atol: f64, rtol: f64) -> f64 {
 /// Shapes: both arrays have the same shape (any dimension `D`), otherwise
 /// `Err(ShapeMismatch)`. An entry passes when `|actual - expected| <= atol + rtol
 /// |expected|` (the `allclose` rule); NaN never passes.
-pub fn compare_arrays<S1, S2, D>(
-    actual: &ArrayBase<S1, D>,
-    expected: &ArrayBase<S2, D>,
+pub fn compare_arrays<D: Dimension>(
+    actual: &ArrayBase<impl Data<Elem = f64>, D>,
+    expected: &ArrayBase<impl Data<Elem = f64>, D>,
     atol: f64,
     rtol: f64,
-) -> Result<Comparison, ShapeMismatch>
-where
-    S1: Data<Elem = f64>,
-    S2: Data<Elem = f64>,
-    D: Dimension,
-{
+) -> Result<Comparison, ShapeMismatch> {
     if actual.shape() != expected.shape() {
         return Err(ShapeMismatch {
             actual: actual.shape().to_vec(),
@@ -236,18 +231,13 @@ where
 /// With a message naming the tensor `name` and either both shapes, or the number of bad
 /// entries and the worst index with both values.
 #[track_caller]
-pub fn assert_arrays_close<S1, S2, D>(
+pub fn assert_arrays_close<D: Dimension>(
     name: &str,
-    actual: &ArrayBase<S1, D>,
-    expected: &ArrayBase<S2, D>,
+    actual: &ArrayBase<impl Data<Elem = f64>, D>,
+    expected: &ArrayBase<impl Data<Elem = f64>, D>,
     atol: f64,
     rtol: f64,
-) -> Comparison
-where
-    S1: Data<Elem = f64>,
-    S2: Data<Elem = f64>,
-    D: Dimension,
-{
+) -> Comparison {
     match compare_arrays(actual, expected, atol, rtol) {
         Err(mismatch) => panic!("`{name}`: {mismatch}"),
         Ok(cmp) if !cmp.is_within() => panic!(

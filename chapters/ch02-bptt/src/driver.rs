@@ -7,11 +7,11 @@
 //! sequence for free from [`forward_seq`] and [`backward_seq`]. Chapters 4 and 5 plug the LSTM
 //! and the GRU into the same loop.
 
-use ch01_rnn::cell::{RnnParams, cell_forward};
+use ch01_rnn::cell::{LayerParams, RnnParams, cell_forward};
 use ch01_rnn::params::Tensors;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 
-use crate::backward::RnnGrads;
+use crate::backward::{LayerGrads, RnnGrads};
 
 /// A recurrent state: one or more `[B, H]` parts, of which `h` is the step's output `y_t`.
 pub trait RecurrentState: Clone {
@@ -39,19 +39,33 @@ impl RecurrentState for Array2<f64> {
     }
 }
 
+/// Gradients that start as zeros shaped like their parameters `P`.
+pub trait ZerosLike<P> {
+    /// Zeros shaped like `p`.
+    fn zeros_like(p: &P) -> Self;
+}
+
+impl<const G: usize> ZerosLike<LayerParams<G>> for LayerGrads<G> {
+    fn zeros_like(p: &LayerParams<G>) -> Self {
+        LayerGrads::zeros_like(p)
+    }
+}
+
 /// One recurrent cell: a step forward and its mirror step backward.
 pub trait Cell {
     /// The parameters (PyTorch layout).
     type Params;
     /// Their gradients, mirrored field by field.
-    type Grads: Tensors;
+    type Grads: Tensors + ZerosLike<Self::Params>;
     /// The recurrent state (`h`, or `h` and `c`); its gradient has the same type.
     type State: RecurrentState;
     /// What one step's backward needs from its forward.
     type StepCache;
 
     /// Zero gradients shaped like `p`.
-    fn zero_grads(p: &Self::Params) -> Self::Grads;
+    fn zero_grads(p: &Self::Params) -> Self::Grads {
+        Self::Grads::zeros_like(p)
+    }
     /// One step forward. Shapes: `x_t: [B, I]`, state `[B, H]` parts → next state.
     fn step(
         p: &Self::Params,
@@ -168,10 +182,6 @@ impl Cell for Rnn {
     type Grads = RnnGrads;
     type State = Array2<f64>;
     type StepCache = RnnStepCache;
-
-    fn zero_grads(p: &RnnParams) -> RnnGrads {
-        RnnGrads::zeros_like(p)
-    }
 
     fn step(
         p: &RnnParams,

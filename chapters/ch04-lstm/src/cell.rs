@@ -80,10 +80,6 @@ impl Cell for Lstm {
     type State = LstmState;
     type StepCache = LstmStepCache;
 
-    fn zero_grads(p: &LstmParams) -> LstmGrads {
-        LstmGrads::zeros_like(p)
-    }
-
     // ANCHOR: step
     fn step(p: &LstmParams, x_t: ArrayView2<f64>, prev: &LstmState) -> (LstmState, LstmStepCache) {
         let hs = p.hidden_size();

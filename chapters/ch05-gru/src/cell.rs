@@ -177,10 +177,6 @@ macro_rules! gru_cell {
             type State = Array2<f64>;
             type StepCache = GruStepCache;
 
-            fn zero_grads(p: &GruParams) -> GruGrads {
-                GruGrads::zeros_like(p)
-            }
-
             fn step(
                 p: &GruParams,
                 x_t: ArrayView2<f64>,

@@ -158,33 +158,27 @@ pub trait NamedGrads {
 
 impl<const G: usize> NamedGrads for LayerGrads<G> {
     fn named(self) -> Named {
-        named_grads(
-            self.dweight_ih,
-            self.dweight_hh,
-            self.dbias_ih,
-            self.dbias_hh,
-        )
+        vec![
+            ("dweight_ih", self.dweight_ih.widen()),
+            ("dweight_hh", self.dweight_hh.widen()),
+            ("dbias_ih", self.dbias_ih.widen()),
+            ("dbias_hh", self.dbias_hh.widen()),
+        ]
     }
 }
 
 impl<const G: usize> NamedGrads for LayerF32Grads<G> {
     fn named(self) -> Named {
-        named_grads(
-            self.dweight_ih,
-            self.dweight_hh,
-            self.dbias_ih,
-            self.dbias_hh,
-        )
+        let widen = |a: Array2<f32>| a.mapv(f64::from);
+        let (b_ih, b_hh) = (self.dbias_ih.mapv(f64::from), self.dbias_hh.mapv(f64::from));
+        LayerGrads::<G> {
+            dweight_ih: widen(self.dweight_ih),
+            dweight_hh: widen(self.dweight_hh),
+            dbias_ih: b_ih,
+            dbias_hh: b_hh,
+        }
+        .named()
     }
-}
-
-fn named_grads(w_ih: impl Widen, w_hh: impl Widen, b_ih: impl Widen, b_hh: impl Widen) -> Named {
-    vec![
-        ("dweight_ih", w_ih.widen()),
-        ("dweight_hh", w_hh.widen()),
-        ("dbias_ih", b_ih.widen()),
-        ("dbias_hh", b_hh.widen()),
-    ]
 }
 
 /// Every tensor of one forward and backward run, in the order [`check`] compares them.

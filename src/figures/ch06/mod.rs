@@ -158,42 +158,28 @@ struct Series {
     colour: RGBColor,
 }
 
-const NAIVE: Series = Series {
-    name: "naive (f64)",
-    implementation: "naive",
-    threads: 1,
-    colour: GREY,
-};
-const V1: Series = Series {
-    name: "v1",
-    implementation: "v1",
-    threads: 1,
-    colour: SKY,
-};
-const V2: Series = Series {
-    name: "v2",
-    implementation: "v2",
-    threads: 1,
-    colour: BLUE,
-};
-const V3_2: Series = Series {
-    name: "v3, 2 threads",
-    implementation: "v3",
-    threads: 2,
-    colour: GREEN,
-};
-const TORCH_1: Series = Series {
-    name: "PyTorch, 1 thread",
-    implementation: "pytorch",
-    threads: 1,
-    colour: ORANGE,
-};
-const TORCH_2: Series = Series {
-    name: "PyTorch, 2 threads",
-    implementation: "pytorch",
-    threads: 2,
-    colour: PURPLE,
-};
+impl Series {
+    const fn new(
+        name: &'static str,
+        implementation: &'static str,
+        threads: usize,
+        colour: RGBColor,
+    ) -> Self {
+        Series {
+            name,
+            implementation,
+            threads,
+            colour,
+        }
+    }
+}
+
+const NAIVE: Series = Series::new("naive (f64)", "naive", 1, GREY);
+const V1: Series = Series::new("v1", "v1", 1, SKY);
+const V2: Series = Series::new("v2", "v2", 1, BLUE);
+const V3_2: Series = Series::new("v3, 2 threads", "v3", 2, GREEN);
+const TORCH_1: Series = Series::new("PyTorch, 1 thread", "pytorch", 1, ORANGE);
+const TORCH_2: Series = Series::new("PyTorch, 2 threads", "pytorch", 2, PURPLE);
 
 /// `(x, y)` points of one series, sorted by `x`.
 fn points(
@@ -375,12 +361,7 @@ fn roofline() -> Result<String> {
     let rate = |r: &BenchRow| r.gflops;
     let gemm = points(
         &rows,
-        &Series {
-            name: "GEMM roofline",
-            implementation: "gemm",
-            threads: 1,
-            colour: GREY,
-        },
+        &Series::new("GEMM roofline", "gemm", 1, GREY),
         h,
         rate,
     )?;
