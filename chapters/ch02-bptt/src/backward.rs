@@ -101,9 +101,10 @@ pub fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::problem::Problem;
     use approx::assert_abs_diff_eq;
     use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
-    use ch00_foundations::rng::{seeded_rng, uniform_array};
+    use ch00_foundations::rng::seeded_rng;
     use ch01_rnn::cell::forward;
     use ndarray::{Array, array};
 
@@ -119,32 +120,22 @@ mod tests {
         (&y * gy).sum() + (&h_n * gh).sum()
     }
 
-    struct Case {
-        p: RnnParams,
-        x: Array3<f64>,
-        h0: Array2<f64>,
-        gy: Array3<f64>,
-        gh: Array2<f64>,
-    }
+    type Case = Problem<1>;
 
     fn case(seed: u64, t: usize, b: usize, i: usize, h: usize, scale: f64) -> Case {
-        let mut rng = seeded_rng(seed);
-        let mut p = RnnParams::init(i, h, &mut rng);
-        p.weight_ih *= scale;
-        p.weight_hh *= scale;
-        Case {
-            p,
-            x: uniform_array((t, b, i), -1.0, 1.0, &mut rng),
-            h0: uniform_array((b, h), -0.5, 0.5, &mut rng),
-            gy: uniform_array((t, b, h), -1.0, 1.0, &mut rng),
-            gh: uniform_array((b, h), -1.0, 1.0, &mut rng),
-        }
+        Problem::random(&mut seeded_rng(seed), (t, b, i, h), scale, 0.5)
     }
 
     fn check_all(c: &Case) {
         let (_, _, cache) = forward(&c.p, c.x.view(), c.h0.view());
-        let (g, dx, dh0) = backward(&c.p, &cache, c.gy.view(), c.gh.view());
-        let Case { p, x, h0, gy, gh } = c;
+        let (g, dx, dh0) = backward(&c.p, &cache, c.dy.view(), c.dh_n.view());
+        let Problem {
+            p,
+            x,
+            h0,
+            dy: gy,
+            dh_n: gh,
+        } = c;
         assert_every_gradient(p, &g, |q| probe_loss(q, x, h0, gy, gh));
         assert_gradient("x", x, &dx, |x| probe_loss(p, x, h0, gy, gh));
         assert_gradient("h0", h0, &dh0, |h0| probe_loss(p, x, h0, gy, gh));
@@ -202,7 +193,7 @@ mod tests {
         let c = case(15, 2, 1, 2, 3, 1.0);
         let (_, _, cache) = forward(&c.p, c.x.view(), c.h0.view());
         // Only the last output matters: dy_1 = g, so dh_1 = g; we want the gradient at h after step 0.
-        let g = c.gy.index_axis(Axis(0), 1).to_owned(); // [1, H]
+        let g = c.dy.index_axis(Axis(0), 1).to_owned(); // [1, H]
         let h1 = cache.h.index_axis(Axis(0), 1).to_owned();
         let d1 = h1.mapv(dtanh_from_output);
         // correct: ∇h_0 = W_hhᵀ diag(1 − h_1²) g   (as a row: (g ⊙ d1) W_hh)

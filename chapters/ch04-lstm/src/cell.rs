@@ -188,6 +188,7 @@ mod tests {
     use super::*;
     use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
     use ch00_foundations::rng::{seeded_rng, uniform_array};
+    use ch02_bptt::problem::Problem;
 
     struct Case {
         p: LstmParams,
@@ -197,23 +198,21 @@ mod tests {
         gs: LstmState,
     }
 
-    fn case(seed: u64, (t, b, i, h): (usize, usize, usize, usize), scale: f64) -> Case {
+    /// Chapter 2's random problem, with `c0` and the gradient at `c_n` drawn after it.
+    fn case(seed: u64, shape: (usize, usize, usize, usize), scale: f64) -> Case {
         let mut rng = seeded_rng(seed);
-        let mut p = LstmParams::init(i, h, &mut rng);
-        p.weight_ih *= scale;
-        p.weight_hh *= scale;
+        let pr = Problem::<LSTM_GATES>::random(&mut rng, shape, scale, 0.5);
+        let bh = pr.h0.raw_dim();
+        let (c0, gc) = (
+            uniform_array(bh, -1.0, 1.0, &mut rng),
+            uniform_array(bh, -1.0, 1.0, &mut rng),
+        );
         Case {
-            p,
-            x: uniform_array((t, b, i), -1.0, 1.0, &mut rng),
-            s0: LstmState {
-                h: uniform_array((b, h), -0.5, 0.5, &mut rng),
-                c: uniform_array((b, h), -1.0, 1.0, &mut rng),
-            },
-            gy: uniform_array((t, b, h), -1.0, 1.0, &mut rng),
-            gs: LstmState {
-                h: uniform_array((b, h), -1.0, 1.0, &mut rng),
-                c: uniform_array((b, h), -1.0, 1.0, &mut rng),
-            },
+            p: pr.p,
+            x: pr.x,
+            s0: LstmState { h: pr.h0, c: c0 },
+            gy: pr.dy,
+            gs: LstmState { h: pr.dh_n, c: gc },
         }
     }
 

@@ -246,41 +246,26 @@ pub fn backward(
 mod tests {
     use super::*;
     use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
-    use ch00_foundations::rng::{seeded_rng, uniform_array};
+    use ch00_foundations::rng::seeded_rng;
     use ch00_foundations::tolerance::assert_arrays_close;
+    use ch02_bptt::problem::Problem;
 
     const BOTH: [GruVariant; 2] = [GruVariant::ResetAfter, GruVariant::ResetBefore];
 
-    struct Case {
-        p: GruParams,
-        x: Array3<f64>,
-        h0: Array2<f64>,
-        gy: Array3<f64>,
-        gh: Array2<f64>,
-    }
+    type Case = Problem<GRU_GATES>;
 
-    fn case(seed: u64, (t, b, i, h): (usize, usize, usize, usize), scale: f64) -> Case {
-        let mut rng = seeded_rng(seed);
-        let mut p = GruParams::init(i, h, &mut rng);
-        p.weight_ih *= scale;
-        p.weight_hh *= scale;
-        Case {
-            p,
-            x: uniform_array((t, b, i), -1.0, 1.0, &mut rng),
-            h0: uniform_array((b, h), -0.8, 0.8, &mut rng),
-            gy: uniform_array((t, b, h), -1.0, 1.0, &mut rng),
-            gh: uniform_array((b, h), -1.0, 1.0, &mut rng),
-        }
+    fn case(seed: u64, shape: (usize, usize, usize, usize), scale: f64) -> Case {
+        Problem::random(&mut seeded_rng(seed), shape, scale, 0.8)
     }
 
     fn probe(p: &GruParams, v: GruVariant, x: &Array3<f64>, h0: &Array2<f64>, c: &Case) -> f64 {
         let (y, h_n, _) = forward(p, v, x.view(), h0);
-        (&y * &c.gy).sum() + (&h_n * &c.gh).sum()
+        (&y * &c.dy).sum() + (&h_n * &c.dh_n).sum()
     }
 
     fn check_all(c: &Case, v: GruVariant) {
         let (_, _, caches) = forward(&c.p, v, c.x.view(), &c.h0);
-        let (g, dx, dh0) = backward(&c.p, v, &caches, c.gy.view(), &c.gh);
+        let (g, dx, dh0) = backward(&c.p, v, &caches, c.dy.view(), &c.dh_n);
         let (p, x, h0) = (&c.p, &c.x, &c.h0);
         assert_every_gradient(p, &g, |q| probe(q, v, x, h0, c));
         assert_gradient("x", x, &dx, |x| probe(p, v, x, h0, c));
@@ -314,12 +299,13 @@ mod tests {
             bias_hh: p.bias_hh.slice(s![n.clone()]).to_owned(),
         };
         let (y_rnn, _, cache) = ch01_rnn::cell::forward(&rnn, c.x.view(), c.h0.view());
-        let (g_rnn, dx_rnn, dh0_rnn) = ch02_bptt::backward(&rnn, &cache, c.gy.view(), c.gh.view());
+        let (g_rnn, dx_rnn, dh0_rnn) =
+            ch02_bptt::backward(&rnn, &cache, c.dy.view(), c.dh_n.view());
         for v in BOTH {
             let (y, _, caches) = forward(&p, v, c.x.view(), &c.h0);
             // Same function; only the order of floating-point additions differs.
             assert_arrays_close("y", &y, &y_rnn, 1e-14, 1e-14);
-            let (g, dx, dh0) = backward(&p, v, &caches, c.gy.view(), &c.gh);
+            let (g, dx, dh0) = backward(&p, v, &caches, c.dy.view(), &c.dh_n);
             assert_arrays_close(
                 "dweight_ih[n]",
                 &g.dweight_ih.slice(s![n.clone(), ..]),

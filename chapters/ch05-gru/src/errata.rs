@@ -6,6 +6,7 @@ use ch00_foundations::notation::{GRU_Z, gate_rows};
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::assert_arrays_close;
 use ch02_bptt::driver::{Cell, forward_seq};
+use ch02_bptt::problem::Problem;
 use ch04_lstm::{Lstm, LstmParams, LstmState};
 use ndarray::{Array1, Array2, Array3, Axis, array, concatenate, s};
 
@@ -69,10 +70,8 @@ fn the_gru_update_gate_acts_unit_by_unit() {
 /// `h` and `h` as `c`: a different recurrence.
 #[test]
 fn swapping_c_and_h_in_the_loop_changes_the_recurrence() {
-    let mut rng = seeded_rng(74);
-    let (t, b, i, h) = (6, 2, 3, 4);
-    let p = LstmParams::init(i, h, &mut rng);
-    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
+    let (t, b, h) = (6, 2, 4);
+    let Problem { p, x, .. } = Problem::<4>::random(&mut seeded_rng(74), (t, b, 3, h), 1.0, 0.5);
     let s0 = LstmState::zeros(b, h);
 
     // ANCHOR: swapped_loop

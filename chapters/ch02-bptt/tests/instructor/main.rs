@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use ch00_foundations::fixture::load;
-use ch00_foundations::rng::{seeded_rng, uniform_array};
+use ch00_foundations::rng::seeded_rng;
 use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL, assert_arrays_close};
 use ch01_rnn::RnnParams;
 use ch02_bptt::driver::{Rnn, backward_seq, forward_seq, state_grads_by_distance};
+use ch02_bptt::problem::Problem;
 use ch02_bptt::{backward, forward};
 use ndarray::{Array2, Array3};
 
@@ -62,12 +63,10 @@ fn ex2_1_backward_matches_every_pytorch_rnn_fixture() {
 
 #[test]
 fn ex2_2_the_walk_back_on_another_shape_and_seed() {
-    let mut rng = seeded_rng(202);
-    let (t, b, i, h) = (9, 4, 5, 3);
-    let p = RnnParams::init(i, h, &mut rng);
-    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
-    let h0: Array2<f64> = uniform_array((b, h), -0.5, 0.5, &mut rng);
-    let ds: Array2<f64> = uniform_array((b, h), -1.0, 1.0, &mut rng);
+    let (t, b, h) = (9, 4, 3);
+    let Problem {
+        p, x, h0, dh_n: ds, ..
+    } = Problem::<1>::random(&mut seeded_rng(202), (t, b, 5, h), 1.0, 0.5);
     let (_, _, caches) = forward_seq::<Rnn>(&p, x.view(), &h0);
     let walk = state_grads_by_distance::<Rnn>(&p, &caches, &ds);
     assert_eq!(walk.len(), t + 1);

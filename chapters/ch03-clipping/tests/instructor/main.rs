@@ -1,9 +1,9 @@
 //! Instructor-only tests for chapter 3: norms at the edges of `f64`, clipping on other
 //! thresholds, and the walk back on another RNN.
 
-use ch00_foundations::rng::{seeded_rng, uniform_array};
+use ch00_foundations::rng::seeded_rng;
 use ch00_foundations::tolerance::assert_arrays_close;
-use ch01_rnn::RnnParams;
+use ch02_bptt::problem::Problem;
 use ch02_bptt::{RnnGrads, backward, forward};
 use ch03_clipping::clip::{clip_by_global_norm, global_norm};
 use ch03_clipping::dynamics::grad_norms_by_distance;
@@ -52,12 +52,14 @@ fn ex3_2_clipping_on_another_threshold() {
 
 #[test]
 fn ex3_3_the_walk_back_ends_at_chapter_2s_dh0_on_another_rnn() {
-    let mut rng = seeded_rng(303);
-    let (t, b, i, h) = (9, 2, 3, 5);
-    let p = RnnParams::init(i, h, &mut rng);
-    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
-    let h0: Array2<f64> = uniform_array((b, h), -0.5, 0.5, &mut rng);
-    let dy_last: Array2<f64> = uniform_array((b, h), -1.0, 1.0, &mut rng);
+    let (t, b, h) = (9, 2, 5);
+    let Problem {
+        p,
+        x,
+        h0,
+        dh_n: dy_last,
+        ..
+    } = Problem::<1>::random(&mut seeded_rng(303), (t, b, 3, h), 1.0, 0.5);
     let norms = grad_norms_by_distance(&p, x.view(), h0.view(), dy_last.view());
     assert_eq!(norms.len(), t + 1);
     let norm = |a: &Array2<f64>| a.mapv(|v| v * v).sum().sqrt();

@@ -8,6 +8,7 @@ use ch00_foundations::fixture::load;
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch00_foundations::tolerance::{FIXTURE_ATOL, FIXTURE_RTOL, assert_arrays_close};
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq, state_grads_by_distance};
+use ch02_bptt::problem::Problem;
 use ch04_lstm::frameworks::TfBasicLstm;
 use ch04_lstm::jacobian::dc_dc_prev;
 use ch04_lstm::{Lstm, LstmParams, LstmState, backward, forward};
@@ -121,16 +122,17 @@ fn ex4_3_the_jacobian_matches_finite_differences_on_another_cell() {
 
 #[test]
 fn ex4_1_the_walk_back_with_the_lstm_ends_at_backward_seq() {
+    let (t, b, h) = (7, 2, 4);
     let mut rng = seeded_rng(505);
-    let (t, b, i, h) = (7, 2, 3, 4);
-    let p = LstmParams::init(i, h, &mut rng);
-    let x: Array3<f64> = uniform_array((t, b, i), -1.0, 1.0, &mut rng);
+    let pr = Problem::<4>::random(&mut rng, (t, b, 3, h), 1.0, 0.5);
+    let p = pr.p;
+    let x = pr.x;
     let s0 = LstmState {
-        h: uniform_array((b, h), -0.5, 0.5, &mut rng),
+        h: pr.h0,
         c: uniform_array((b, h), -1.0, 1.0, &mut rng),
     };
     let ds = LstmState {
-        h: uniform_array((b, h), -1.0, 1.0, &mut rng),
+        h: pr.dh_n,
         c: uniform_array((b, h), -1.0, 1.0, &mut rng),
     };
     let (_, _, caches) = forward_seq::<Lstm>(&p, x.view(), &s0);
