@@ -156,7 +156,7 @@ struct Run<const G: usize> {
 }
 
 impl<const G: usize> Run<G> {
-    /// The run of a cell whose state is `h` alone.
+    /// The run of a cell whose state is `h` alone (the LSTM adds its `c` parts).
     fn of_h(
         (y, h_n): (Array3<f64>, Array2<f64>),
         (grads, dx, dh0): (LayerGrads<G>, Array3<f64>, Array2<f64>),
@@ -221,19 +221,9 @@ fn check_lstm(f: &Fixture) -> FixtureCheck {
         c: or_zeros(f, &f.grad_c_n),
     };
     let (grads, dx, ds0) = ch04_lstm::backward(&p, &caches, f.grad_y.view(), &ds_n);
-    let (h_n, c_n, dh0, dc0) = (s_n.h, Some(s_n.c), ds0.h, Some(ds0.c));
-    compare_run(
-        f,
-        Run {
-            y,
-            h_n,
-            c_n,
-            grads,
-            dx,
-            dh0,
-            dc0,
-        },
-    )
+    let mut run = Run::of_h((y, s_n.h), (grads, dx, ds0.h));
+    (run.c_n, run.dc0) = (Some(s_n.c), Some(ds0.c));
+    compare_run(f, run)
 }
 
 fn check_gru(f: &Fixture, variant: ch05_gru::GruVariant) -> FixtureCheck {
