@@ -1,8 +1,11 @@
 //! The character model's gradients: full BPTT, and truncated BPTT over windows of `k` steps.
 
 use ch01_rnn::model::{CharRnn, OutputLayer, model_forward, sequence_loss};
+use std::marker::PhantomData;
+
 use ch01_rnn::params::Tensors;
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
+use serde::{Deserialize, Serialize};
 
 use ch01_rnn::cell::RnnParams;
 
@@ -135,6 +138,57 @@ pub trait SeqModel: Tensors {
     }
 }
 
+/// Any cell `C` under chapter 1's output layer: the LSTM's or the GRU's character model, or a
+/// model whose output is one number (a regression).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "C::Params: Serialize",
+    deserialize = "C::Params: Deserialize<'de>"
+))]
+pub struct CellModel<C: Cell> {
+    /// The recurrent layer.
+    pub cell: C::Params,
+    /// The output layer: `[V, H]` and `[V]`.
+    pub out: OutputLayer,
+    #[serde(skip)]
+    kind: PhantomData<C>,
+}
+
+impl<C: Cell> CellModel<C> {
+    /// A model from its two layers.
+    pub fn new(cell: C::Params, out: OutputLayer) -> Self {
+        CellModel {
+            cell,
+            out,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<C: Cell<Params: Tensors>> Tensors for CellModel<C> {
+    fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)> {
+        let mut all = self.cell.tensors();
+        all.extend(self.out.tensors());
+        all
+    }
+
+    fn tensors_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f64>)> {
+        let mut all = self.cell.tensors_mut();
+        all.extend(self.out.tensors_mut());
+        all
+    }
+}
+
+impl<C: Cell<Params: Tensors>> SeqModel for CellModel<C> {
+    type Cell = C;
+    fn recurrent(&self) -> &C::Params {
+        &self.cell
+    }
+    fn output(&self) -> &OutputLayer {
+        &self.out
+    }
+}
+
 /// The state of `M`'s cell, e.g. `h: [B, H]` for the RNN.
 pub type StateOf<M> = <<M as SeqModel>::Cell as Cell>::State;
 /// The gradients of a whole [`SeqModel`]: its cell's, then its output layer's.
@@ -180,8 +234,20 @@ pub fn seq_loss_and_grads<M: SeqModel>(
     targets: ArrayView2<usize>,
     s0: &StateOf<M>,
 ) -> (f64, GradsOf<M>, StateOf<M>) {
+    seq_loss_and_grads_with(model, x, s0, |logits| sequence_loss(logits, targets))
+}
+
+/// [`seq_loss_and_grads`] with any loss of the output layer's values: `loss(logits)` returns the
+/// loss and its gradient `dL/dlogits` (both shaped `[T, B, V]`), e.g. a regression on the last
+/// step only.
+pub fn seq_loss_and_grads_with<M: SeqModel>(
+    model: &M,
+    x: ArrayView3<f64>,
+    s0: &StateOf<M>,
+    loss: impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
+) -> (f64, GradsOf<M>, StateOf<M>) {
     let (logits, s_n, caches, y) = seq_forward(model, x, s0);
-    let (loss, dlogits) = sequence_loss(logits.view(), targets);
+    let (loss, dlogits) = loss(logits.view());
     let (out, dy) = output_backward(model.output(), y.view(), dlogits.view());
     let (batch, hidden) = (x.dim().1, model.hidden_size());
     let ds_n = StateOf::<M>::zeros(batch, hidden); // the loss does not read the final state

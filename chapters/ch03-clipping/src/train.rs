@@ -10,7 +10,7 @@ use ch01_rnn::model::sequence_loss;
 use ch01_rnn::params::Tensors;
 use ch02_bptt::adam::Adam;
 use ch02_bptt::driver::RecurrentState;
-use ch02_bptt::model::{SeqModel, StateOf, seq_forward, seq_loss_and_grads};
+use ch02_bptt::model::{SeqModel, StateOf, seq_forward, seq_loss_and_grads_with};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, s};
 
 use crate::clip::{NonFiniteGradient, clip_by_global_norm, first_non_finite};
@@ -101,7 +101,8 @@ impl Batches {
 /// What one update measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepStats {
-    /// The window's summed loss divided by its characters.
+    /// The window's summed loss divided by its characters (or by the `per` of
+    /// [`train_step_with`]).
     pub loss_per_char: f64,
     /// The global norm of the gradient of the loss per character, before clipping.
     pub grad_norm: f64,
@@ -161,13 +162,36 @@ pub fn train_step<M: SeqModel>(
     clip: f64,
     step: u64,
 ) -> Result<StepStats, StepError> {
-    let (loss, mut grads, s_n) = seq_loss_and_grads(model, x, targets, state);
     let chars = (x.dim().0 * x.dim().1) as f64;
-    let loss_per_char = loss / chars;
-    // Chapter 2's loss is summed over the window's T·B characters; train on the mean, so that
-    // `clip` caps the gradient of the loss per character whatever the window and batch sizes.
+    let loss = |logits: ArrayView3<f64>| sequence_loss(logits, targets);
+    train_step_with(model, adam, state, (x, loss, chars), clip, step)
+}
+// ANCHOR_END: train_step
+
+/// [`train_step`] with any loss of the output layer's values: `loss(logits)` gives the loss and
+/// `dL/dlogits` (`[T, B, V]`), and both the loss and the gradient are divided by `per` (the
+/// characters of a window, or the sequences of a batch) before clipping.
+///
+/// # Errors
+/// As [`train_step`].
+pub fn train_step_with<M: SeqModel>(
+    model: &mut M,
+    adam: &mut Adam,
+    state: &mut StateOf<M>,
+    (x, loss, per): (
+        ArrayView3<f64>,
+        impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
+        f64,
+    ),
+    clip: f64,
+    step: u64,
+) -> Result<StepStats, StepError> {
+    let (loss, mut grads, s_n) = seq_loss_and_grads_with(model, x, state, loss);
+    let loss_per_char = loss / per;
+    // The loss is a sum; train on the mean, so that `clip` caps the gradient of the mean loss
+    // whatever the window and batch sizes.
     for (_, mut g) in grads.tensors_mut() {
-        g /= chars;
+        g /= per;
     }
     let report = clip_by_global_norm(&mut grads, clip).map_err(|gradient| StepError::Gradient {
         step,
