@@ -23,6 +23,15 @@ pub fn seeded_rng(seed: u64) -> ChaCha8Rng {
 }
 // ANCHOR_END: seeded_rng
 
+/// Stream `stream` of the generator for `seed`: ChaCha's independent streams, so that step `k`
+/// of a training run can draw its batch from `stream_rng(seed, k)` and a resumed run draws the
+/// same batches as an uninterrupted one.
+pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = seeded_rng(seed);
+    rng.set_stream(stream);
+    rng
+}
+
 /// An array of the given shape filled with draws from the uniform distribution on
 /// `[low, high)`.
 ///

@@ -140,7 +140,7 @@ pub trait SeqModel: Tensors {
 
 /// Any cell `C` under chapter 1's output layer: the LSTM's or the GRU's character model, or a
 /// model whose output is one number (a regression).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(bound(
     serialize = "C::Params: Serialize",
     deserialize = "C::Params: Deserialize<'de>"
@@ -162,6 +162,28 @@ impl<C: Cell> CellModel<C> {
             out,
             kind: PhantomData,
         }
+    }
+}
+
+// By hand: a derive would ask the cell's marker type, not its parameters, to be `Clone`.
+impl<C: Cell<Params: Clone>> Clone for CellModel<C> {
+    fn clone(&self) -> Self {
+        CellModel::new(self.cell.clone(), self.out.clone())
+    }
+}
+
+impl<C: Cell<Params: PartialEq>> PartialEq for CellModel<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cell == other.cell && self.out == other.out
+    }
+}
+
+impl<C: Cell<Params: std::fmt::Debug>> std::fmt::Debug for CellModel<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CellModel")
+            .field("cell", &self.cell)
+            .field("out", &self.out)
+            .finish()
     }
 }
 

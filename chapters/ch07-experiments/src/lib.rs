@@ -6,4 +6,7 @@
 //!
 //! The training of every cell on these tasks is being written (see the chapter's draft entry).
 
+pub mod losses;
+pub mod run;
+pub mod task;
 pub mod tasks;

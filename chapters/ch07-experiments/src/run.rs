@@ -1,0 +1,236 @@
+//! One training run: a cell, a task, a seed. Every cell trains through the same step (chapter
+//! 3's `train_step_with`, over chapter 2's generic loop), with Adam and clipping by global norm.
+//!
+//! A run is reproducible and resumable: the initial parameters come from `seed`, and step `k`
+//! trains on batch `k` drawn from `stream_rng(seed, k)`, so a run stopped after `K` steps and
+//! continued from its saved [`Run`] reaches the same parameters as an uninterrupted one.
+
+use ch00_foundations::notation::{LSTM_F, gate_rows};
+use ch00_foundations::rng::{seeded_rng, stream_rng};
+use ch01_rnn::cell::LayerParams;
+use ch01_rnn::model::OutputLayer;
+use ch02_bptt::adam::Adam;
+use ch02_bptt::driver::{Cell, RecurrentState, Rnn};
+use ch02_bptt::model::{CellModel, SeqModel, seq_forward};
+use ch03_clipping::train::{StepError, StepStats, train_step_with};
+use ch04_lstm::Lstm;
+use ch05_gru::{Gru, GruCho};
+use ndarray::s;
+use serde::{Deserialize, Serialize};
+
+use crate::task::{Batch, Task};
+
+/// The book's cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CellKind {
+    /// Chapter 1's RNN.
+    Rnn,
+    /// Chapter 4's LSTM.
+    Lstm,
+    /// Chapter 5's reset-after GRU (`nn.GRU`).
+    Gru,
+    /// Chapter 5's reset-before GRU (Cho et al. 2014).
+    GruCho,
+}
+
+impl CellKind {
+    /// All four, in the chapters' order.
+    pub const ALL: [CellKind; 4] = [
+        CellKind::Rnn,
+        CellKind::Lstm,
+        CellKind::Gru,
+        CellKind::GruCho,
+    ];
+
+    /// `rnn`, `lstm`, `gru` or `gru-cho`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Rnn => "rnn",
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+            CellKind::GruCho => "gru-cho",
+        }
+    }
+
+    /// The cell called `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// The settings of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// `H`.
+    pub hidden: usize,
+    /// Sequences per batch.
+    pub batch: usize,
+    /// Updates in all.
+    pub steps: u64,
+    /// Adam's step size.
+    pub lr: f64,
+    /// The cap on the gradient's global norm.
+    pub clip: f64,
+    /// Seed of the parameters and the batches.
+    pub seed: u64,
+    /// Measure the test metric every this many steps (and at the end).
+    pub eval_every: u64,
+    /// Sequences in the fixed test batch.
+    pub test_size: usize,
+    /// Added to the LSTM's forget-gate `bias_ih` after PyTorch's initialisation (other cells
+    /// ignore it).
+    pub forget_bias: f64,
+}
+
+/// One point of a learning curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Updates made.
+    pub step: u64,
+    /// The mean training loss over the steps since the last point.
+    pub train_loss: f64,
+    /// The task's metric on the fixed test batch.
+    pub metric: f64,
+}
+
+/// A run in progress: everything needed to continue it exactly.
+#[derive(Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "C::Params: Serialize",
+    deserialize = "C::Params: Deserialize<'de>"
+))]
+pub struct Run<C: Cell> {
+    /// The model.
+    pub model: CellModel<C>,
+    /// Adam, with its moments.
+    pub adam: Adam,
+    /// Updates made.
+    pub step: u64,
+    /// The learning curve so far.
+    pub curve: Vec<CurvePoint>,
+    /// Training losses since the last curve point: their sum and count.
+    pub pending: (f64, u64),
+}
+
+/// The test batch of a run: drawn from the seed's last stream, which no training step uses.
+pub fn test_batch(task: &dyn Task, cfg: &RunConfig) -> Batch {
+    task.batch(cfg.test_size, &mut stream_rng(cfg.seed, u64::MAX))
+}
+
+impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
+    /// A fresh run: PyTorch's initialisation from `cfg.seed`, the cell's layer then the output
+    /// layer.
+    pub fn new<const G: usize>(task: &dyn Task, cfg: &RunConfig, lstm_forget_rows: bool) -> Self
+    where
+        C: Cell<Params = LayerParams<G>>,
+    {
+        let mut rng = seeded_rng(cfg.seed);
+        let mut cell = LayerParams::<G>::init(task.input_size(), cfg.hidden, &mut rng);
+        if lstm_forget_rows && cfg.forget_bias != 0.0 {
+            cell.bias_ih
+                .slice_mut(s![gate_rows(LSTM_F, cfg.hidden)])
+                .mapv_inplace(|b| b + cfg.forget_bias);
+        }
+        let out = OutputLayer::init(cfg.hidden, task.output_size(), &mut rng);
+        let model = CellModel::new(cell, out);
+        let adam = Adam::new(cfg.lr, &model);
+        Run {
+            model,
+            adam,
+            step: 0,
+            curve: Vec::new(),
+            pending: (0.0, 0),
+        }
+    }
+
+    /// The outputs of the model on `batch`, from the zero state: `[T, B, V]`.
+    pub fn outputs(&self, batch: &Batch) -> ndarray::Array3<f64> {
+        let (_, b, _) = batch.x.dim();
+        let s0 = C::State::zeros(b, self.model.hidden_size());
+        seq_forward(&self.model, batch.x.view(), &s0).0
+    }
+
+    /// One update on batch `step + 1` (drawn from its own stream); every batch starts from the
+    /// zero state. Every `eval_every` steps, and at the last, a curve point on `test`.
+    ///
+    /// # Errors
+    /// A non-finite loss, gradient or parameter (chapter 3's [`StepError`]).
+    pub fn advance(
+        &mut self,
+        task: &dyn Task,
+        cfg: &RunConfig,
+        test: &Batch,
+    ) -> Result<StepStats, StepError> {
+        let step = self.step + 1;
+        let batch = task.batch(cfg.batch, &mut stream_rng(cfg.seed, step));
+        let mut state = C::State::zeros(cfg.batch, cfg.hidden);
+        let per = task.scored(&batch);
+        let loss = |logits: ndarray::ArrayView3<f64>| task.loss(&batch, logits);
+        let stats = train_step_with(
+            &mut self.model,
+            &mut self.adam,
+            &mut state,
+            (batch.x.view(), loss, per),
+            cfg.clip,
+            step,
+        )?;
+        self.step = step;
+        self.pending.0 += stats.loss_per_char;
+        self.pending.1 += 1;
+        if step.is_multiple_of(cfg.eval_every) || step == cfg.steps {
+            let metric = task.metric(test, self.outputs(test).view());
+            self.curve.push(CurvePoint {
+                step,
+                train_loss: self.pending.0 / self.pending.1 as f64,
+                metric,
+            });
+            self.pending = (0.0, 0);
+        }
+        Ok(stats)
+    }
+}
+
+/// What [`run_cell`] reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// The learning curve.
+    pub curve: Vec<CurvePoint>,
+    /// The last test metric.
+    pub final_metric: f64,
+}
+
+/// Trains `cell` on `task` for `cfg.steps` steps from scratch; `progress(step, loss)` after each.
+///
+/// # Errors
+/// A non-finite value (the step and the tensor are named).
+pub fn run_cell(
+    cell: CellKind,
+    task: &dyn Task,
+    cfg: &RunConfig,
+    progress: impl FnMut(u64, f64),
+) -> Result<RunOutcome, StepError> {
+    fn go<C: Cell<Params: ch01_rnn::params::Tensors>>(
+        mut run: Run<C>,
+        task: &dyn Task,
+        cfg: &RunConfig,
+        mut progress: impl FnMut(u64, f64),
+    ) -> Result<RunOutcome, StepError> {
+        let test = test_batch(task, cfg);
+        while run.step < cfg.steps {
+            let stats = run.advance(task, cfg, &test)?;
+            progress(run.step, stats.loss_per_char);
+        }
+        let final_metric = run.curve.last().map_or(f64::NAN, |p| p.metric);
+        Ok(RunOutcome {
+            curve: run.curve,
+            final_metric,
+        })
+    }
+    match cell {
+        CellKind::Rnn => go(Run::<Rnn>::new(task, cfg, false), task, cfg, progress),
+        CellKind::Lstm => go(Run::<Lstm>::new(task, cfg, true), task, cfg, progress),
+        CellKind::Gru => go(Run::<Gru>::new(task, cfg, false), task, cfg, progress),
+        CellKind::GruCho => go(Run::<GruCho>::new(task, cfg, false), task, cfg, progress),
+    }
+}
