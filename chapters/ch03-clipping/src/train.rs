@@ -53,14 +53,28 @@ impl Batches {
     /// # Panics
     /// If `batch` or `seq_len` is 0 (the options refuse both).
     pub fn new(text: &str, batch: usize, seq_len: usize) -> Result<Self, TextTooShort> {
+        Self::with_vocab(text, Vocab::from_text(text), batch, seq_len)
+    }
+
+    /// [`Batches::new`] with a given vocabulary, which must cover the text (a held-out part of
+    /// a text is read with the whole text's vocabulary).
+    ///
+    /// # Errors
+    /// As [`Batches::new`].
+    ///
+    /// # Panics
+    /// If `batch` or `seq_len` is 0, or `vocab` lacks a character of `text`.
+    pub fn with_vocab(
+        text: &str,
+        vocab: Vocab,
+        batch: usize,
+        seq_len: usize,
+    ) -> Result<Self, TextTooShort> {
         assert!(
             batch > 0 && seq_len > 0,
             "batch and seq_len must be positive"
         );
-        let vocab = Vocab::from_text(text);
-        let encoded = vocab
-            .encode(text)
-            .expect("a vocabulary made from the text covers the text");
+        let encoded = vocab.encode(text).expect("the vocabulary covers the text");
         let (inputs, targets) = streams(&encoded, batch);
         if inputs.nrows() == 0 {
             return Err(TextTooShort {

@@ -43,7 +43,11 @@ fn main() {
         let start = Instant::now();
         let out = run_cell(cell, task.as_ref(), &cfg, |_, _| {}).expect("finite");
         let secs = start.elapsed().as_secs_f64();
-        let curve: Vec<String> = out.curve.iter().map(|p| format!("{:.3}", p.metric)).collect();
+        let curve: Vec<String> = out
+            .curve
+            .iter()
+            .map(|p| format!("{:.3}", p.metric))
+            .collect();
         println!(
             "{name} {len} {:8} {:6.1} s ({:.1} ms/step)  {} {}",
             cell.name(),

@@ -10,3 +10,4 @@ pub mod losses;
 pub mod run;
 pub mod task;
 pub mod tasks;
+pub mod text;
