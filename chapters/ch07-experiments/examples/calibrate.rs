@@ -19,6 +19,50 @@ fn main() {
         .get(5)
         .map(|c| c.split(',').filter_map(CellKind::parse).collect())
         .unwrap_or(CellKind::ALL.to_vec());
+    if name == "text" {
+        let mut text = String::new();
+        let mut files: Vec<_> = std::fs::read_dir("book/src")
+            .expect("run from the repository")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+        files.sort();
+        for f in files {
+            text.push_str(&std::fs::read_to_string(f).expect("utf-8"));
+        }
+        for cell in cells {
+            let v = ch01_rnn::data::Vocab::from_text(&text).len();
+            let cfg = ch07_experiments::text::TextConfig {
+                hidden: ch07_experiments::text::hidden_for_budget(cell, v, 42_000),
+                seq_len: 32,
+                batch: 16,
+                steps,
+                lr: 2e-3,
+                clip: 5.0,
+                seed: 1,
+                eval_every: steps / 5,
+                held_out: 0.1,
+            };
+            let start = Instant::now();
+            let out = ch07_experiments::text::run_text(cell, &text, &cfg, |_| {}).expect("runs");
+            let curve: Vec<String> = out
+                .curve
+                .iter()
+                .map(|p| format!("{:.2}", p.test_bits))
+                .collect();
+            println!(
+                "text {:8} H={} {} params {:6.1} s: held-out bits/char {} (uniform {:.2}, unigram {:.2})",
+                cell.name(),
+                cfg.hidden,
+                out.parameters,
+                start.elapsed().as_secs_f64(),
+                curve.join(" "),
+                out.uniform_bits,
+                out.unigram_bits
+            );
+        }
+        return;
+    }
     let task: Box<dyn Task> = match name {
         "adding" => Box::new(Adding { seq_len: len }),
         "copy" => Box::new(CopyTask {

@@ -208,30 +208,99 @@ pub fn run_cell(
     cell: CellKind,
     task: &dyn Task,
     cfg: &RunConfig,
-    progress: impl FnMut(u64, f64),
+    mut progress: impl FnMut(u64, f64),
 ) -> Result<RunOutcome, StepError> {
-    fn go<C: Cell<Params: ch01_rnn::params::Tensors>>(
-        mut run: Run<C>,
+    let test = test_batch(task, cfg);
+    let mut run = AnyRun::new(cell, task, cfg);
+    while run.step() < cfg.steps {
+        let stats = run.advance(task, cfg, &test)?;
+        progress(run.step(), stats.loss_per_char);
+    }
+    let curve = run.curve().to_vec();
+    let final_metric = curve.last().map_or(f64::NAN, |p| p.metric);
+    Ok(RunOutcome {
+        curve,
+        final_metric,
+    })
+}
+
+/// A run of any of the four cells, for code that picks the cell at run time (the command line,
+/// the study). Its JSON names the cell.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "cell", rename_all = "kebab-case")]
+pub enum AnyRun {
+    /// Chapter 1's RNN.
+    Rnn(Run<Rnn>),
+    /// The LSTM.
+    Lstm(Run<Lstm>),
+    /// The reset-after GRU.
+    Gru(Run<Gru>),
+    /// The reset-before GRU.
+    GruCho(Run<GruCho>),
+}
+
+/// `$body` with `$run` bound to the inner run, whatever the cell.
+macro_rules! on_run {
+    ($any:expr, $run:ident => $body:expr) => {
+        match $any {
+            AnyRun::Rnn($run) => $body,
+            AnyRun::Lstm($run) => $body,
+            AnyRun::Gru($run) => $body,
+            AnyRun::GruCho($run) => $body,
+        }
+    };
+}
+
+impl AnyRun {
+    /// A fresh run of `cell` (the forget bias applies to the LSTM only).
+    pub fn new(cell: CellKind, task: &dyn Task, cfg: &RunConfig) -> Self {
+        match cell {
+            CellKind::Rnn => AnyRun::Rnn(Run::new(task, cfg, false)),
+            CellKind::Lstm => AnyRun::Lstm(Run::new(task, cfg, true)),
+            CellKind::Gru => AnyRun::Gru(Run::new(task, cfg, false)),
+            CellKind::GruCho => AnyRun::GruCho(Run::new(task, cfg, false)),
+        }
+    }
+
+    /// The cell.
+    pub fn cell(&self) -> CellKind {
+        match self {
+            AnyRun::Rnn(_) => CellKind::Rnn,
+            AnyRun::Lstm(_) => CellKind::Lstm,
+            AnyRun::Gru(_) => CellKind::Gru,
+            AnyRun::GruCho(_) => CellKind::GruCho,
+        }
+    }
+
+    /// Updates made.
+    pub fn step(&self) -> u64 {
+        on_run!(self, r => r.step)
+    }
+
+    /// The learning curve so far.
+    pub fn curve(&self) -> &[CurvePoint] {
+        on_run!(self, r => &r.curve)
+    }
+
+    /// One update (see [`Run::advance`]).
+    ///
+    /// # Errors
+    /// A non-finite value.
+    pub fn advance(
+        &mut self,
         task: &dyn Task,
         cfg: &RunConfig,
-        mut progress: impl FnMut(u64, f64),
-    ) -> Result<RunOutcome, StepError> {
-        let test = test_batch(task, cfg);
-        while run.step < cfg.steps {
-            let stats = run.advance(task, cfg, &test)?;
-            progress(run.step, stats.loss_per_char);
-        }
-        let final_metric = run.curve.last().map_or(f64::NAN, |p| p.metric);
-        Ok(RunOutcome {
-            curve: run.curve,
-            final_metric,
-        })
+        test: &Batch,
+    ) -> Result<StepStats, StepError> {
+        on_run!(self, r => r.advance(task, cfg, test))
     }
-    match cell {
-        CellKind::Rnn => go(Run::<Rnn>::new(task, cfg, false), task, cfg, progress),
-        CellKind::Lstm => go(Run::<Lstm>::new(task, cfg, true), task, cfg, progress),
-        CellKind::Gru => go(Run::<Gru>::new(task, cfg, false), task, cfg, progress),
-        CellKind::GruCho => go(Run::<GruCho>::new(task, cfg, false), task, cfg, progress),
+
+    /// The LSTM's parameters, if this is an LSTM run (the chapter draws its gates).
+    pub fn lstm(&self) -> Option<&CellModel<Lstm>> {
+        match self {
+            AnyRun::Lstm(r) => Some(&r.model),
+            _ => None,
+        }
     }
 }
 
