@@ -7,6 +7,7 @@
 //! - [`check`]: `rnnbook check`, the book's cells against PyTorch fixtures;
 //! - [`train`]: `rnnbook train`, files, progress and checkpoints around chapter 3's training step;
 //! - [`bench`]: `rnnbook bench`, chapter 6's kernels timed side by side (and PyTorch);
+//! - [`experiments`]: `rnnbook experiments`, chapter 7's study of every cell on every task;
 //! - [`classroom`]: `rnnbook student-edition` and `rnnbook grade`;
 //! - [`progress`]: the progress bars they share.
 
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod book;
 pub mod check;
 pub mod classroom;
+pub mod experiments;
 pub mod figures;
 /// The fixture reader lives in chapter 0, so that chapter tests can read fixtures too.
 pub use ch00_foundations::fixture;

@@ -10,6 +10,7 @@ use rnnbook::bench::BenchOptions;
 use rnnbook::book::BuildOptions;
 use rnnbook::classroom::edition::EditionOptions;
 use rnnbook::classroom::grade::GradeOptions;
+use rnnbook::experiments::ExperimentOptions;
 use rnnbook::train::TrainOptions;
 
 /// Recurrent Networks from Scratch, in Rust: build the book and its figures.
@@ -47,6 +48,9 @@ enum Command {
     /// Prints a table, or with `--json` only a JSON array (one object per implementation) on
     /// stdout. Progress goes to stderr.
     Bench(BenchOptions),
+    /// Run chapter 7's study: every cell on every task, several seeds; resumable (recorded runs
+    /// are skipped).
+    Experiments(ExperimentOptions),
     /// Train a chapter's model on text the project owns (by default, the book's own chapters).
     Train {
         #[command(subcommand)]
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
             rnnbook::figures::command(&book, rnnbook::book::drawing_here()).map(|_| ())
         }
         Some(Command::Bench(o)) => rnnbook::bench::command(&o),
+        Some(Command::Experiments(o)) => rnnbook::experiments::command(&o),
         Some(Command::Train {
             model: TrainModel::Rnn(o),
         }) => rnnbook::train::command(&o),

@@ -39,51 +39,56 @@ fn fnv1a64(bytes: &[u8]) -> String {
 /// A file that cannot be read or is not UTF-8, a chapter folder without `.md` files, or an empty
 /// text; each message names the file or folder.
 pub fn load_corpus(opts: &TrainOptions) -> Result<Corpus> {
-    let (text, source, files) = match &opts.text {
-        Some(path) => {
-            let text = read_utf8(path, "text file")?;
-            ensure!(
-                !text.is_empty(),
-                "the text file {} is empty: there is nothing to learn from",
-                path.display()
-            );
-            (text, display_path(path), vec![path.clone()])
-        }
-        None => {
-            let dir = opts.book_dir.join("src");
-            let mut files = Vec::new();
-            let entries = std::fs::read_dir(&dir).with_context(|| {
-                format!("cannot read the book's chapter folder {}", dir.display())
-            })?;
-            for entry in entries {
-                let entry =
-                    entry.with_context(|| format!("cannot list the folder {}", dir.display()))?;
-                let path = entry.path();
-                if path.extension().is_some_and(|e| e == "md") && path.is_file() {
-                    files.push(path);
-                }
-            }
-            files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-            ensure!(
-                !files.is_empty(),
-                "the book's chapter folder {} has no .md files to train on",
-                dir.display()
-            );
-            let mut text = String::new();
-            for f in &files {
-                text.push_str(&read_utf8(f, "chapter")?);
-            }
-            ensure!(
-                !text.is_empty(),
-                "the book's chapters in {} are all empty: there is nothing to learn from",
-                dir.display()
-            );
-            (text, format!("{}/*.md", display_path(&dir)), files)
-        }
+    let Some(path) = &opts.text else {
+        return book_corpus(&opts.book_dir);
     };
+    let text = read_utf8(path, "text file")?;
+    ensure!(
+        !text.is_empty(),
+        "the text file {} is empty: there is nothing to learn from",
+        path.display()
+    );
     Ok(Corpus {
         text,
-        source,
+        source: display_path(path),
+        files: vec![path.clone()],
+    })
+}
+
+/// The book's chapters as one text: `BOOK/src/*.md`, sorted by file name.
+///
+/// # Errors
+/// A folder that cannot be read, a chapter that is not UTF-8, or no text at all.
+pub fn book_corpus(book_dir: &Path) -> Result<Corpus> {
+    let dir = book_dir.join("src");
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read the book's chapter folder {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list the folder {}", dir.display()))?;
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "md") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    ensure!(
+        !files.is_empty(),
+        "the book's chapter folder {} has no .md files to train on",
+        dir.display()
+    );
+    let mut text = String::new();
+    for f in &files {
+        text.push_str(&read_utf8(f, "chapter")?);
+    }
+    ensure!(
+        !text.is_empty(),
+        "the book's chapters in {} are all empty: there is nothing to learn from",
+        dir.display()
+    );
+    Ok(Corpus {
+        source: format!("{}/*.md", display_path(&dir)),
+        text,
         files,
     })
 }

@@ -8,6 +8,7 @@
 
 pub mod losses;
 pub mod run;
+pub mod study;
 pub mod task;
 pub mod tasks;
 pub mod text;

@@ -192,12 +192,14 @@ impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
 }
 
 /// What [`run_cell`] reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
     /// The learning curve.
     pub curve: Vec<CurvePoint>,
     /// The last test metric.
     pub final_metric: f64,
+    /// The trained LSTM, for an LSTM run (the chapter draws its gates).
+    pub lstm: Option<CellModel<Lstm>>,
 }
 
 /// Trains `cell` on `task` for `cfg.steps` steps from scratch; `progress(step, loss)` after each.
@@ -221,6 +223,7 @@ pub fn run_cell(
     Ok(RunOutcome {
         curve,
         final_metric,
+        lstm: run.lstm().cloned(),
     })
 }
 

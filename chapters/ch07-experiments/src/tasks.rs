@@ -88,7 +88,7 @@ pub fn mse(prediction: ArrayView1<f64>, target: ArrayView1<f64>) -> f64 {
 ///
 /// Symbol 0 is the blank and `symbols + 1` the delimiter, so the vocabulary has `symbols + 2`
 /// entries. A sequence has `delay + 2 · recall` steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CopyTask {
     /// `K`: data symbols (8 in Arjovsky et al.).
     pub symbols: usize,
