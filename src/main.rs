@@ -12,6 +12,7 @@ use rnnbook::classroom::edition::EditionOptions;
 use rnnbook::classroom::grade::GradeOptions;
 use rnnbook::experiments::ExperimentOptions;
 use rnnbook::train::TrainOptions;
+use rnnbook::train::task::{TaskName, TaskOptions};
 
 /// Recurrent Networks from Scratch, in Rust: build the book and its figures.
 ///
@@ -75,6 +76,12 @@ enum TrainModel {
     /// parameters bit for bit. A NaN or infinity stops training with an error naming the step and
     /// the tensor, and the last good checkpoint is kept.
     Rnn(TrainOptions),
+    /// Chapter 7's adding problem: the sum of the two marked values of a sequence of --seq-len.
+    Adding(TaskOptions),
+    /// Chapter 7's copy task: recall 3 of 8 symbols after a delay of --seq-len blanks.
+    Copy(TaskOptions),
+    /// Chapter 7's embedded Reber grammar: predict the next symbol.
+    Reber(TaskOptions),
 }
 
 fn main() -> ExitCode {
@@ -89,9 +96,12 @@ fn main() -> ExitCode {
         }
         Some(Command::Bench(o)) => rnnbook::bench::command(&o),
         Some(Command::Experiments(o)) => rnnbook::experiments::command(&o),
-        Some(Command::Train {
-            model: TrainModel::Rnn(o),
-        }) => rnnbook::train::command(&o),
+        Some(Command::Train { model }) => match model {
+            TrainModel::Rnn(o) => rnnbook::train::command(&o),
+            TrainModel::Adding(o) => rnnbook::train::task::command(TaskName::Adding, &o),
+            TrainModel::Copy(o) => rnnbook::train::task::command(TaskName::Copy, &o),
+            TrainModel::Reber(o) => rnnbook::train::task::command(TaskName::Reber, &o),
+        },
         Some(Command::StudentEdition(o)) => rnnbook::classroom::edition::command(&o),
         Some(Command::Grade(o)) => rnnbook::classroom::grade::command(&o),
     };

@@ -58,3 +58,104 @@ fn the_smoke_study_records_every_run_and_resumes_by_skipping_them() {
     assert_eq!(none.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&none.stderr).contains("--only"));
 }
+
+fn train(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rnnbook"))
+        .arg("train")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The run in a checkpoint, without its wall time.
+fn run_of(dir: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("checkpoint.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v.as_object_mut().unwrap().remove("seconds");
+    v
+}
+
+#[test]
+fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    for (task, cell) in [
+        ("adding", "rnn"),
+        ("copy", "lstm"),
+        ("reber", "gru"),
+        ("adding", "gru-cho"),
+    ] {
+        let (one, two) = (
+            dir.path().join(format!("{task}-{cell}-1")),
+            dir.path().join(format!("{task}-{cell}-2")),
+        );
+        let common = [
+            "--cell",
+            cell,
+            "--seq-len",
+            "6",
+            "--hidden",
+            "4",
+            "--batch",
+            "3",
+            "--eval-every",
+            "4",
+        ];
+        let run = |out: &std::path::Path, steps: &str, resume: bool| {
+            let mut args = vec![task];
+            args.extend(common);
+            args.extend([
+                "--steps",
+                steps,
+                "--checkpoint-every",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            if resume {
+                args.push("--resume");
+            }
+            let o = train(&args);
+            assert!(
+                o.status.success(),
+                "{task} {cell}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        run(&one, "12", false);
+        run(&two, "7", false);
+        run(&two, "12", true);
+        assert_eq!(run_of(&one), run_of(&two), "{task} {cell}");
+        assert!(one.join(format!("{task}-{cell}-s1.json")).exists());
+    }
+    // Resuming with other settings, or starting over an existing run, is refused by name.
+    let out = dir.path().join("adding-rnn-1");
+    let o = train(&[
+        "adding",
+        "--cell",
+        "rnn",
+        "--seq-len",
+        "6",
+        "--hidden",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
+    let o = train(&["adding", "--cell", "rnn", "--out", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
+    let o = train(&["adding", "--cell", "transformer"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a cell"));
+    let o = train(&[
+        "adding",
+        "--cell",
+        "rnn",
+        "--lr",
+        "0",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--lr"));
+}

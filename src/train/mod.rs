@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod corpus;
 pub mod options;
 pub mod summary;
+pub mod task;
 
 use std::time::Instant;
 

@@ -144,6 +144,19 @@ impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
         }
     }
 
+    /// The curve, with a last point at the current step if the curve does not end there.
+    pub fn curve_to_end(&self, task: &dyn Task, test: &Batch) -> Vec<CurvePoint> {
+        let mut curve = self.curve.clone();
+        if curve.last().is_none_or(|p| p.step != self.step) && self.pending.1 > 0 {
+            curve.push(CurvePoint {
+                step: self.step,
+                train_loss: self.pending.0 / self.pending.1 as f64,
+                metric: task.metric(test, self.outputs(test).view()),
+            });
+        }
+        curve
+    }
+
     /// The outputs of the model on `batch`, from the zero state: `[T, B, V]`.
     pub fn outputs(&self, batch: &Batch) -> ndarray::Array3<f64> {
         let (_, b, _) = batch.x.dim();
@@ -152,7 +165,8 @@ impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
     }
 
     /// One update on batch `step + 1` (drawn from its own stream); every batch starts from the
-    /// zero state. Every `eval_every` steps, and at the last, a curve point on `test`.
+    /// zero state. Every `eval_every` steps a curve point on `test` (a point at the end of a
+    /// run is [`Run::curve_to_end`]'s, so that stopping early leaves no point behind).
     ///
     /// # Errors
     /// A non-finite loss, gradient or parameter (chapter 3's [`StepError`]).
@@ -178,7 +192,7 @@ impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
         self.step = step;
         self.pending.0 += stats.loss_per_char;
         self.pending.1 += 1;
-        if step.is_multiple_of(cfg.eval_every) || step == cfg.steps {
+        if step.is_multiple_of(cfg.eval_every) {
             let metric = task.metric(test, self.outputs(test).view());
             self.curve.push(CurvePoint {
                 step,
@@ -218,7 +232,7 @@ pub fn run_cell(
         let stats = run.advance(task, cfg, &test)?;
         progress(run.step(), stats.loss_per_char);
     }
-    let curve = run.curve().to_vec();
+    let curve = run.curve_to_end(task, &test);
     let final_metric = curve.last().map_or(f64::NAN, |p| p.metric);
     Ok(RunOutcome {
         curve,
@@ -283,6 +297,11 @@ impl AnyRun {
     /// The learning curve so far.
     pub fn curve(&self) -> &[CurvePoint] {
         on_run!(self, r => &r.curve)
+    }
+
+    /// See [`Run::curve_to_end`].
+    pub fn curve_to_end(&self, task: &dyn Task, test: &Batch) -> Vec<CurvePoint> {
+        on_run!(self, r => r.curve_to_end(task, test))
     }
 
     /// One update (see [`Run::advance`]).
@@ -353,6 +372,7 @@ mod tests {
             serde_json::to_string(&straight).unwrap()
         );
         assert_eq!(straight.curve.len(), 3);
+        assert_eq!(straight.curve_to_end(&task, &test).len(), 3);
     }
 
     #[test]

@@ -1,0 +1,302 @@
+//! `rnnbook train adding|copy|reber --cell CELL`: one run of chapter 7's study by hand, with a
+//! checkpoint (written atomically every `--checkpoint-every` steps and at the end), `--resume`
+//! (which continues bit for bit), and a record of the run next to it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+use ch00_foundations::files::write_atomic;
+use ch07_experiments::run::{AnyRun, CellKind, RunConfig, test_batch};
+use ch07_experiments::study::{Outcome, RECORD_FORMAT, Record, Spec, TaskResult, TaskSpec, What};
+use ch07_experiments::tasks::CopyTask;
+use serde::{Deserialize, Serialize};
+
+/// Which synthetic task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskName {
+    /// The adding problem.
+    Adding,
+    /// The copy task.
+    Copy,
+    /// The embedded Reber grammar.
+    Reber,
+}
+
+/// `rnnbook train TASK`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TaskOptions {
+    /// The cell: rnn, lstm, gru (reset-after) or gru-cho (reset-before).
+    #[arg(long, value_parser = parse_cell)]
+    pub cell: CellKind,
+    /// The length: T for the adding problem, the delay for the copy task (ignored by reber).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub seq_len: usize,
+    /// Hidden units H.
+    #[arg(long, value_name = "H", default_value_t = 32)]
+    pub hidden: usize,
+    /// Sequences per batch.
+    #[arg(long, value_name = "B", default_value_t = 32)]
+    pub batch: usize,
+    /// Updates in all (a resumed run counts the checkpoint's).
+    #[arg(long, value_name = "S", default_value_t = 2000)]
+    pub steps: u64,
+    /// Adam's step size.
+    #[arg(long, default_value_t = 1e-2)]
+    pub lr: f64,
+    /// The cap on the gradient's global norm.
+    #[arg(long, value_name = "NORM", default_value_t = 1.0)]
+    pub clip: f64,
+    /// Seed of the parameters and the batches.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub seed: u64,
+    /// Added to the LSTM's forget-gate bias at initialisation.
+    #[arg(
+        long,
+        value_name = "B",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub forget_bias: f64,
+    /// Measure the test metric every N steps.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub eval_every: u64,
+    /// Save the checkpoint every N steps (and at the end).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub checkpoint_every: u64,
+    /// The run's folder: `checkpoint.json` and `record.json` (default: target/rnnbook/TASK-CELL).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out; its task and settings must be the same (--steps may grow).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+fn parse_cell(s: &str) -> std::result::Result<CellKind, String> {
+    CellKind::parse(s).ok_or_else(|| format!("`{s}` is not a cell: rnn, lstm, gru or gru-cho"))
+}
+
+/// What the checkpoint file holds.
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    format: String,
+    task: TaskSpec,
+    config: RunConfig,
+    seconds: f64,
+    run: AnyRun,
+}
+
+/// The format tag of a task checkpoint.
+pub const TASK_CHECKPOINT_FORMAT: &str = "rnnbook-train-task-v1";
+
+impl TaskOptions {
+    fn task(&self, name: TaskName) -> TaskSpec {
+        match name {
+            TaskName::Adding => TaskSpec::Adding {
+                seq_len: self.seq_len,
+            },
+            TaskName::Copy => TaskSpec::Copy(CopyTask {
+                symbols: 8,
+                recall: 3,
+                delay: self.seq_len,
+            }),
+            TaskName::Reber => TaskSpec::Reber,
+        }
+    }
+
+    fn config(&self) -> RunConfig {
+        RunConfig {
+            hidden: self.hidden,
+            batch: self.batch,
+            steps: self.steps,
+            lr: self.lr,
+            clip: self.clip,
+            seed: self.seed,
+            eval_every: self.eval_every,
+            test_size: 500,
+            forget_bias: self.forget_bias,
+        }
+    }
+
+    fn validate(&self, name: TaskName) -> Result<()> {
+        for (flag, v) in [
+            ("--hidden", self.hidden as u64),
+            ("--batch", self.batch as u64),
+            ("--eval-every", self.eval_every),
+            ("--checkpoint-every", self.checkpoint_every),
+        ] {
+            ensure!(v > 0, "{flag} must be at least 1");
+        }
+        ensure!(
+            name == TaskName::Reber || self.seq_len >= 2,
+            "--seq-len must be at least 2"
+        );
+        ensure!(
+            self.lr.is_finite() && self.lr > 0.0,
+            "--lr must be a positive number, got {}",
+            self.lr
+        );
+        ensure!(
+            self.clip.is_finite() && self.clip > 0.0,
+            "--clip must be a positive number, got {}",
+            self.clip
+        );
+        ensure!(
+            self.forget_bias.is_finite(),
+            "--forget-bias must be a number"
+        );
+        Ok(())
+    }
+}
+
+fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the checkpoint {}", path.display()))?;
+    let c: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "the checkpoint {} is not a task checkpoint ({e}); it may be damaged",
+            path.display()
+        )
+    })?;
+    ensure!(
+        c.format == TASK_CHECKPOINT_FORMAT,
+        "the checkpoint {}: format {:?}, expected {TASK_CHECKPOINT_FORMAT:?}",
+        path.display(),
+        c.format
+    );
+    Ok(c)
+}
+
+fn save(path: &Path, c: &Checkpoint) -> Result<()> {
+    let json = serde_json::to_vec(c).context("encoding the checkpoint")?;
+    Ok(write_atomic(path, &json)?)
+}
+
+/// `rnnbook train TASK`: trains (or continues) one run and writes its record.
+pub fn command(name: TaskName, o: &TaskOptions) -> Result<()> {
+    o.validate(name)?;
+    let spec_task = o.task(name);
+    let task = spec_task.task();
+    let mut config = o.config();
+    let dir = o.out.clone().unwrap_or_else(|| {
+        crate::repo_root()
+            .join("target/rnnbook")
+            .join(format!("{}-{}", task.name(), o.cell.name()))
+    });
+    let ckpt_path = dir.join("checkpoint.json");
+    let mut state = if o.resume {
+        let c = read_checkpoint(&ckpt_path)?;
+        ensure!(
+            c.task == spec_task && c.run.cell() == o.cell,
+            "the checkpoint {} is a {} run of {:?}, not {} on {:?}",
+            ckpt_path.display(),
+            c.run.cell().name(),
+            c.task,
+            o.cell.name(),
+            spec_task
+        );
+        let same = RunConfig {
+            steps: c.config.steps,
+            ..config.clone()
+        };
+        ensure!(
+            same == c.config,
+            "the checkpoint {} was trained with other settings ({:?}); pass the same ones",
+            ckpt_path.display(),
+            c.config
+        );
+        c
+    } else {
+        if ckpt_path.exists() {
+            bail!(
+                "{} already holds a checkpoint; pass --resume to continue it, or another --out",
+                ckpt_path.display()
+            );
+        }
+        Checkpoint {
+            format: TASK_CHECKPOINT_FORMAT.to_string(),
+            task: spec_task,
+            config: config.clone(),
+            seconds: 0.0,
+            run: AnyRun::new(o.cell, task.as_ref(), &config),
+        }
+    };
+    state.config.steps = o.steps;
+    config.steps = o.steps;
+    let test = test_batch(task.as_ref(), &config);
+    let pb = crate::progress::bar("{bar:20} {pos}/{len} {msg}  {elapsed}, eta {eta}", o.steps);
+    pb.set_position(state.run.step());
+    let clock = Instant::now();
+    let seconds_before = state.seconds;
+    let mut saved = state.run.step();
+    while state.run.step() < o.steps {
+        let stats = match state.run.advance(task.as_ref(), &config, &test) {
+            Ok(s) => s,
+            Err(e) => {
+                pb.finish_and_clear();
+                bail!(
+                    "{e}; training stopped, and {} keeps the state of step {saved}",
+                    ckpt_path.display()
+                );
+            }
+        };
+        let step = state.run.step();
+        pb.set_position(step);
+        let metric = state.run.curve().last().map_or(f64::NAN, |p| p.metric); // the last measured
+        pb.set_message(format!(
+            "loss {:.4}  {} {metric:.4} (chance {:.4})  {:.0} steps/s",
+            stats.loss_per_char,
+            task.metric_name(),
+            task.chance(),
+            pb.per_sec()
+        ));
+        if step.is_multiple_of(o.checkpoint_every) || step == o.steps {
+            state.seconds = seconds_before + clock.elapsed().as_secs_f64();
+            save(&ckpt_path, &state)?;
+            saved = step;
+        }
+    }
+    pb.finish_and_clear();
+    state.seconds = seconds_before + clock.elapsed().as_secs_f64();
+    save(&ckpt_path, &state)?;
+    let curve = state.run.curve_to_end(task.as_ref(), &test);
+    let final_metric = curve.last().map_or(f64::NAN, |p| p.metric);
+    let id = format!("{}-{}-s{}", task.name(), o.cell.name(), o.seed);
+    let record = Record {
+        format: RECORD_FORMAT.to_string(),
+        spec: Spec {
+            id: id.clone(),
+            group: "by-hand".to_string(),
+            cell: o.cell,
+            what: What::Task {
+                task: spec_task,
+                config,
+            },
+            keep_model: false,
+        },
+        outcome: Outcome::Task(TaskResult {
+            metric_name: task.metric_name().to_string(),
+            chance: task.chance(),
+            higher_is_better: task.higher_is_better(),
+            curve,
+            final_metric,
+            lstm: None,
+        }),
+        wall_seconds: state.seconds,
+        cpu: String::new(),
+        commit: String::new(),
+    };
+    record.write(&dir)?;
+    eprintln!(
+        "{} {} after {} steps: {} {final_metric:.4} (a model that remembers nothing: {:.4}); \
+         checkpoint {}, record {}",
+        task.name(),
+        o.cell.name(),
+        o.steps,
+        task.metric_name(),
+        task.chance(),
+        ckpt_path.display(),
+        Record::path_in(&dir, &id).display()
+    );
+    Ok(())
+}
