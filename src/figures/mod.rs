@@ -25,6 +25,7 @@ mod ch03;
 mod ch04;
 mod ch05;
 mod ch06;
+mod ch07;
 mod style;
 
 /// Every figure of the book, in chapter order. Each chapter's figures live in `chNN.rs`.
@@ -37,6 +38,7 @@ pub fn all() -> Vec<Figure> {
         ch04::figures(),
         ch05::figures(),
         ch06::figures(),
+        ch07::figures(),
     ]
     .into_iter()
     .flatten()

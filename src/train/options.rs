@@ -123,21 +123,9 @@ impl TrainOptions {
         ensure!(self.hidden > 0, "--hidden must be at least 1");
         ensure!(self.seq_len > 0, "--seq-len must be at least 1");
         ensure!(self.batch > 0, "--batch must be at least 1");
-        ensure!(
-            self.lr.is_finite() && self.lr > 0.0,
-            "--lr must be a positive number, got {}",
-            self.lr
-        );
-        ensure!(
-            self.clip.is_finite() && self.clip > 0.0,
-            "--clip must be a positive number, got {}",
-            self.clip
-        );
-        ensure!(
-            self.temperature.is_finite() && self.temperature > 0.0,
-            "--temperature must be a positive number, got {}",
-            self.temperature
-        );
+        ensure_positive("--lr", self.lr)?;
+        ensure_positive("--clip", self.clip)?;
+        ensure_positive("--temperature", self.temperature)?;
         ensure!(
             !(self.resume && self.fresh),
             "--resume and --fresh contradict each other"
@@ -158,6 +146,15 @@ impl TrainOptions {
         }
         Ok(())
     }
+}
+
+/// `flag`'s value is a positive, finite number, or an error naming it.
+pub(crate) fn ensure_positive(flag: &str, v: f64) -> Result<()> {
+    ensure!(
+        v.is_finite() && v > 0.0,
+        "{flag} must be a positive number, got {v}"
+    );
+    Ok(())
 }
 
 /// The run summary written next to a log: the same path with the extension `.json`.

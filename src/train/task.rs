@@ -12,6 +12,8 @@ use ch07_experiments::study::{Outcome, RECORD_FORMAT, Record, Spec, TaskResult, 
 use ch07_experiments::tasks::CopyTask;
 use serde::{Deserialize, Serialize};
 
+use super::options::ensure_positive;
+
 /// Which synthetic task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskName {
@@ -131,16 +133,8 @@ impl TaskOptions {
             name == TaskName::Reber || self.seq_len >= 2,
             "--seq-len must be at least 2"
         );
-        ensure!(
-            self.lr.is_finite() && self.lr > 0.0,
-            "--lr must be a positive number, got {}",
-            self.lr
-        );
-        ensure!(
-            self.clip.is_finite() && self.clip > 0.0,
-            "--clip must be a positive number, got {}",
-            self.clip
-        );
+        ensure_positive("--lr", self.lr)?;
+        ensure_positive("--clip", self.clip)?;
         ensure!(
             self.forget_bias.is_finite(),
             "--forget-bias must be a number"
@@ -246,8 +240,8 @@ pub fn command(name: TaskName, o: &TaskOptions) -> Result<()> {
         pb.set_message(format!(
             "loss {:.4}  {} {metric:.4} (chance {:.4})  {:.0} steps/s",
             stats.loss_per_char,
-            task.metric_name(),
-            task.chance(),
+            task.scoring().name,
+            task.scoring().chance,
             pb.per_sec()
         ));
         if step.is_multiple_of(o.checkpoint_every) || step == o.steps {
@@ -275,9 +269,9 @@ pub fn command(name: TaskName, o: &TaskOptions) -> Result<()> {
             keep_model: false,
         },
         outcome: Outcome::Task(TaskResult {
-            metric_name: task.metric_name().to_string(),
-            chance: task.chance(),
-            higher_is_better: task.higher_is_better(),
+            metric_name: task.scoring().name.to_string(),
+            chance: task.scoring().chance,
+            higher_is_better: task.scoring().higher_is_better,
             curve,
             final_metric,
             lstm: None,
@@ -293,8 +287,8 @@ pub fn command(name: TaskName, o: &TaskOptions) -> Result<()> {
         task.name(),
         o.cell.name(),
         o.steps,
-        task.metric_name(),
-        task.chance(),
+        task.scoring().name,
+        task.scoring().chance,
         ckpt_path.display(),
         Record::path_in(&dir, &id).display()
     );

@@ -180,7 +180,6 @@ pub fn train_step<M: SeqModel>(
     let loss = |logits: ArrayView3<f64>| sequence_loss(logits, targets);
     train_step_with(model, adam, state, (x, loss, chars), clip, step)
 }
-// ANCHOR_END: train_step
 
 /// [`train_step`] with any loss of the output layer's values: `loss(logits)` gives the loss and
 /// `dL/dlogits` (`[T, B, V]`), and both the loss and the gradient are divided by `per` (the

@@ -18,10 +18,12 @@ pub fn last_step_squared_error(
         "the regression reads one value at the last step"
     );
     assert_eq!(target.len(), b, "one target per sequence");
+    // BEGIN SOLUTION ex 7.2: the error at the last step, its squares summed, twice the error as the gradient there and zero elsewhere
     let err = &logits.slice(s![t - 1, .., 0]) - &target;
     let mut d = Array3::zeros(logits.raw_dim());
     d.slice_mut(s![t - 1, .., 0]).assign(&(&err * 2.0));
     (err.mapv(|e| e * e).sum(), d)
+    // END SOLUTION
 }
 // ANCHOR_END: last_step_squared_error
 

@@ -15,7 +15,7 @@ use ch04_lstm::Lstm;
 use crate::run::{CellKind, CurvePoint, RunConfig};
 use crate::task::{Adding, Reber, Task};
 use crate::tasks::CopyTask;
-use crate::text::{TextConfig, TextPoint, hidden_for_budget};
+use crate::text::{TextConfig, TextOutcome, hidden_for_budget};
 
 /// A synthetic task and its length.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -245,9 +245,9 @@ pub fn execute(
             })
             .map_err(|e| named(e.to_string()))?;
             Ok(Outcome::Task(TaskResult {
-                metric_name: task.metric_name().to_string(),
-                chance: task.chance(),
-                higher_is_better: task.higher_is_better(),
+                metric_name: task.scoring().name.to_string(),
+                chance: task.scoring().chance,
+                higher_is_better: task.scoring().higher_is_better,
                 final_metric: out.final_metric,
                 curve: out.curve,
                 lstm: out.lstm.filter(|_| spec.keep_model).map(Box::new),
@@ -257,14 +257,7 @@ pub fn execute(
             let out =
                 crate::text::run_text(spec.cell, text, config, |step| progress(step, config.steps))
                     .map_err(named)?;
-            Ok(Outcome::Text(TextResult {
-                parameters: out.parameters,
-                curve: out.curve,
-                final_test_bits: out.final_test_bits,
-                uniform_bits: out.uniform_bits,
-                unigram_bits: out.unigram_bits,
-                sample: out.sample,
-            }))
+            Ok(Outcome::Text(out))
         }
     }
 }
@@ -287,23 +280,6 @@ pub struct TaskResult {
     pub lstm: Option<Box<CellModel<Lstm>>>,
 }
 
-/// What a finished text run recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TextResult {
-    /// Trainable scalars.
-    pub parameters: usize,
-    /// The learning curve.
-    pub curve: Vec<TextPoint>,
-    /// Held-out bits per character at the end.
-    pub final_test_bits: f64,
-    /// `log₂ V`.
-    pub uniform_bits: f64,
-    /// The training text's character frequencies, on the held-out part.
-    pub unigram_bits: f64,
-    /// A sample of the trained model.
-    pub sample: String,
-}
-
 /// The outcome of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -311,7 +287,7 @@ pub enum Outcome {
     /// A synthetic task.
     Task(TaskResult),
     /// Character modelling.
-    Text(TextResult),
+    Text(TextOutcome),
 }
 
 /// The format tag of a record.
@@ -446,7 +422,7 @@ impl Records {
     }
 
     /// The text runs.
-    pub fn texts(&self) -> impl Iterator<Item = (&Record, &TextResult)> {
+    pub fn texts(&self) -> impl Iterator<Item = (&Record, &TextOutcome)> {
         self.records.iter().filter_map(|r| match &r.outcome {
             Outcome::Text(t) => Some((r, t)),
             Outcome::Task(_) => None,

@@ -56,12 +56,20 @@ pub trait Task {
     fn scored(&self, batch: &Batch) -> f64;
     /// The metric the chapter reports (test MSE, recall accuracy, branch accuracy).
     fn metric(&self, batch: &Batch, logits: ArrayView3<f64>) -> f64;
-    /// The metric's name, e.g. `test MSE`.
-    fn metric_name(&self) -> &'static str;
+    /// What the metric is called, its chance level and which way is better.
+    fn scoring(&self) -> Scoring;
+}
+
+/// A task's metric: its name, the score of a model that remembers nothing, and whether a
+/// larger score is better.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scoring {
+    /// E.g. `test MSE`.
+    pub name: &'static str,
     /// The metric of a model that remembers nothing.
-    fn chance(&self) -> f64;
+    pub chance: f64,
     /// Whether a larger metric is better.
-    fn higher_is_better(&self) -> bool;
+    pub higher_is_better: bool,
 }
 
 /// The adding problem with sequences of `seq_len` steps.
@@ -104,14 +112,12 @@ impl Task for Adding {
         let last = logits.dim().0 - 1;
         mse(logits.slice(ndarray::s![last, .., 0]), target.view())
     }
-    fn metric_name(&self) -> &'static str {
-        "test MSE"
-    }
-    fn chance(&self) -> f64 {
-        ADDING_BASELINE_MSE
-    }
-    fn higher_is_better(&self) -> bool {
-        false
+    fn scoring(&self) -> Scoring {
+        Scoring {
+            name: "test MSE",
+            chance: ADDING_BASELINE_MSE,
+            higher_is_better: false,
+        }
     }
 }
 
@@ -148,14 +154,12 @@ impl Task for CopyTask {
         };
         self.recall_accuracy(argmax(logits).view(), targets.view())
     }
-    fn metric_name(&self) -> &'static str {
-        "recall accuracy"
-    }
-    fn chance(&self) -> f64 {
-        self.chance_recall_accuracy()
-    }
-    fn higher_is_better(&self) -> bool {
-        true
+    fn scoring(&self) -> Scoring {
+        Scoring {
+            name: "recall accuracy",
+            chance: self.chance_recall_accuracy(),
+            higher_is_better: true,
+        }
     }
 }
 
@@ -231,14 +235,12 @@ impl Task for Reber {
             .count();
         right as f64 / branch_step.len() as f64
     }
-    fn metric_name(&self) -> &'static str {
-        "branch accuracy"
-    }
-    fn chance(&self) -> f64 {
-        REBER_CHANCE_BRANCH_ACCURACY
-    }
-    fn higher_is_better(&self) -> bool {
-        true
+    fn scoring(&self) -> Scoring {
+        Scoring {
+            name: "branch accuracy",
+            chance: REBER_CHANCE_BRANCH_ACCURACY,
+            higher_is_better: true,
+        }
     }
 }
 
@@ -299,7 +301,8 @@ mod tests {
                     }
                 }
             }
-            let best = if task.higher_is_better() { 1.0 } else { 0.0 };
+            let scoring = task.scoring();
+            let best = if scoring.higher_is_better { 1.0 } else { 0.0 };
             assert_eq!(task.metric(&batch, perfect.view()), best, "{}", task.name());
             let (loss, d) = task.loss(&batch, perfect.view());
             assert!(
@@ -309,10 +312,10 @@ mod tests {
             );
             let zeros = Array3::zeros((t, b, v));
             let m = task.metric(&batch, zeros.view());
-            let worse_or_chance = if task.higher_is_better() {
-                m <= task.chance() + 0.15
+            let worse_or_chance = if scoring.higher_is_better {
+                m <= scoring.chance + 0.15
             } else {
-                m >= 0.5 * task.chance()
+                m >= 0.5 * scoring.chance
             };
             assert!(worse_or_chance, "{}: {m}", task.name());
         }

@@ -46,6 +46,7 @@ pub fn adding_batch<R: Rng + ?Sized>(seq_len: usize, batch: usize, rng: &mut R) 
         "the adding problem needs T ≥ 2, got {seq_len}"
     );
     assert!(batch > 0, "the adding problem needs B ≥ 1");
+    // BEGIN SOLUTION ex 7.1: values from U(0, 1), one mark in each half, the target the sum of the two marked values
     let values: Array2<f64> = uniform_array((seq_len, batch), 0.0, 1.0, rng);
     let half = seq_len / 2;
     let mut x = Array3::zeros((seq_len, batch, 2));
@@ -64,6 +65,7 @@ pub fn adding_batch<R: Rng + ?Sized>(seq_len: usize, batch: usize, rng: &mut R) 
         marks.push((first, second));
     }
     AddingBatch { x, target, marks }
+    // END SOLUTION
 }
 // ANCHOR_END: adding_batch
 
