@@ -15,8 +15,8 @@ use plotters::prelude::*;
 
 use super::Figure;
 use super::style::{
-    AXIS_TEXT, BLUE, BookMesh, FONT, GREEN, GREY, ORANGE, PURPLE, draw_axes, draw_legend, plot_err,
-    svg_document,
+    AXIS_TEXT, AxisText, BLUE, BookMesh, FONT, GREEN, GREY, NAVY, ORANGE, PANEL_AXIS_TEXT, PURPLE,
+    SKY, draw_axes, draw_legend, plot_err, svg_document, svg_document_sized,
 };
 
 /// Chapter 7's figures, and the results table the page includes.
@@ -85,20 +85,88 @@ struct Level {
     y: f64,
 }
 
-/// A chart of `lines` (median and range) with reference `levels`; `log_y` for metrics that fall
-/// over decades; `log_x` to space lengths evenly.
-#[allow(clippy::too_many_arguments)]
+/// How a chart's axes are drawn.
+#[derive(Clone)]
+struct Axes {
+    /// Lengths at their index (evenly spaced), labelled with the lengths.
+    categories_x: bool,
+    /// A log scale, ticked at whole decades.
+    log_y: bool,
+    /// A linear y axis from 0 (accuracies); otherwise fitted to the data.
+    y_from_zero: bool,
+    /// Where the legend goes.
+    legend: SeriesLabelPosition,
+    /// The data range the y axis must show, when panels share one; otherwise the lines' own.
+    shared_y: Option<(f64, f64)>,
+}
+
+impl Axes {
+    /// A chart against training steps, y fitted to the data.
+    fn steps(log_y: bool, legend: SeriesLabelPosition) -> Axes {
+        Axes {
+            categories_x: false,
+            log_y,
+            y_from_zero: false,
+            legend,
+            shared_y: None,
+        }
+    }
+
+    /// A chart against the measured lengths, evenly spaced.
+    fn lengths(log_y: bool, legend: SeriesLabelPosition) -> Axes {
+        Axes {
+            categories_x: true,
+            log_y,
+            y_from_zero: !log_y,
+            legend,
+            shared_y: None,
+        }
+    }
+}
+
+/// The smallest and largest value `lines` (their ranges) and `levels` reach.
+fn y_extent<'a>(lines: impl IntoIterator<Item = &'a Line>, levels: &[Level]) -> (f64, f64) {
+    lines
+        .into_iter()
+        .flat_map(|l| l.points.iter().flat_map(|p| [p.1.min, p.1.max]))
+        .chain(levels.iter().map(|l| l.y))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        })
+}
+
+/// A one-panel chart of `lines` (median and range) with reference `levels`.
 fn spread_chart(
     title: &str,
+    descs: (&str, &str),
+    lines: &[Line],
+    levels: &[Level],
+    axes: Axes,
+) -> Result<String> {
+    svg_document(|root| spread_panel(root, (title, 18, AXIS_TEXT), descs, lines, levels, axes))
+}
+
+/// [`spread_chart`] drawn into `area`, with a caption of `title_size` points and axis text
+/// `text`.
+fn spread_panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    (title, title_size, text): (&str, u32, AxisText),
     (x_desc, y_desc): (&str, &str),
     lines: &[Line],
     levels: &[Level],
-    log_x: bool,
-    log_y: bool,
-    legend_at: SeriesLabelPosition,
-) -> Result<String> {
-    let pts = lines.iter().flat_map(|l| l.points.iter());
-    let xs: Vec<f64> = pts.clone().map(|p| p.0).collect();
+    axes: Axes,
+) -> Result<()> {
+    let Axes {
+        categories_x: log_x,
+        log_y,
+        y_from_zero,
+        legend: legend_at,
+        shared_y,
+    } = axes;
+    let xs: Vec<f64> = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0))
+        .collect();
     if xs.is_empty() {
         bail!("{title}: the study has no records to draw");
     }
@@ -107,12 +175,7 @@ fn spread_chart(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
             (a.min(x), b.max(x))
         });
-    let ys = pts
-        .flat_map(|p| [p.1.min, p.1.max])
-        .chain(levels.iter().map(|l| l.y));
-    let (y_lo, y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-        (a.min(y), b.max(y))
-    });
+    let (y_lo, y_hi) = shared_y.unwrap_or_else(|| y_extent(lines, levels));
     // Lengths go at their index (evenly spaced, like a log axis for doubling lengths).
     let categories: Option<Vec<f64>> = log_x.then(|| {
         let mut c = xs.clone();
@@ -129,12 +192,16 @@ fn spread_chart(
     let pad = (x1 - x0).max(1e-9) * 0.04;
     let (y0, y1) = if log_y {
         (ty(y_lo).floor(), ty(y_hi).ceil())
-    } else {
+    } else if y_from_zero {
         (0.0, y_hi.max(1.0) * 1.05)
+    } else {
+        let margin = (y_hi - y_lo).max(1e-9) * 0.1;
+        (y_lo - margin, y_hi + margin)
     };
-    svg_document(|root| {
+    {
+        let root = area;
         let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 18))
+            .caption(title, (FONT, title_size))
             .margin(14)
             .x_label_area_size(46)
             .y_label_area_size(64)
@@ -169,24 +236,29 @@ fn spread_chart(
             .y_desc(y_desc)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .book_style(AXIS_TEXT)
+            .book_style(text)
             .draw()
             .map_err(plot_err)?;
-        for level in levels {
+        for (k, level) in levels.iter().enumerate() {
             let style = GREY.stroke_width(1);
+            // The first level dashed, the second dotted, so the legend tells them apart.
+            let (dash, gap): (i32, i32) = if k == 0 { (6, 4) } else { (2, 3) };
             chart
                 .draw_series(DashedLineSeries::new(
                     vec![(x0 - pad, ty(level.y)), (x1 + pad, ty(level.y))],
-                    6,
-                    4,
+                    dash,
+                    gap,
                     style,
                 ))
                 .map_err(plot_err)?
                 .label(level.name.clone())
                 .legend(move |(x, y)| {
-                    EmptyElement::at((x, y))
-                        + PathElement::new(vec![(0, 0), (7, 0)], style)
-                        + PathElement::new(vec![(13, 0), (20, 0)], style)
+                    // Three dashes of the line's own pattern.
+                    let dash_at = |k: i32| {
+                        let from = k * (dash + gap);
+                        PathElement::new(vec![(from, 0), (from + dash, 0)], style)
+                    };
+                    EmptyElement::at((x, y)) + dash_at(0) + dash_at(1) + dash_at(2)
                 });
         }
         for line in lines {
@@ -230,7 +302,7 @@ fn spread_chart(
                 .map_err(plot_err)?;
         }
         draw_legend(&mut chart, legend_at, 12)
-    })
+    }
 }
 
 /// The seeds, for captions.
@@ -275,9 +347,7 @@ fn adding_length() -> Result<String> {
                 y: ADDING_SUCCESS_MSE,
             },
         ],
-        true,
-        true,
-        SeriesLabelPosition::LowerRight,
+        Axes::lengths(true, SeriesLabelPosition::UpperLeft),
     )
 }
 
@@ -294,9 +364,7 @@ fn copy_length() -> Result<String> {
             name: "guessing: 1/8".into(),
             y: 0.125,
         }],
-        true,
-        false,
-        SeriesLabelPosition::LowerLeft,
+        Axes::lengths(false, SeriesLabelPosition::MiddleRight),
     )
 }
 
@@ -331,9 +399,7 @@ fn adding_curves() -> Result<String> {
             name: "always answering 1: 1/6".into(),
             y: 1.0 / 6.0,
         }],
-        false,
-        true,
-        SeriesLabelPosition::LowerLeft,
+        Axes::steps(true, SeriesLabelPosition::LowerLeft),
     )
 }
 
@@ -341,7 +407,8 @@ fn adding_curves() -> Result<String> {
 fn forget_bias() -> Result<String> {
     let data = load()?;
     let delay = COPY_DELAYS[COPY_DELAYS.len() - 1];
-    let colours = [BLUE, GREEN, PURPLE];
+    // Shades of one colour: the bias is one knob turned further.
+    let colours = [SKY, BLUE, NAVY];
     let lines: Vec<Line> = FORGET_BIASES
         .iter()
         .zip(colours)
@@ -370,58 +437,80 @@ fn forget_bias() -> Result<String> {
             name: "guessing: 1/8".into(),
             y: 0.125,
         }],
-        false,
-        false,
-        SeriesLabelPosition::UpperLeft,
+        Axes {
+            y_from_zero: true,
+            ..Axes::steps(false, SeriesLabelPosition::UpperLeft)
+        },
     )
 }
 
-/// The adding problem at T = 100 with and without clipping.
+/// The adding problem at T = 100 with and without clipping, one panel per cell on one scale.
 fn clipping() -> Result<String> {
     let data = load()?;
-    let mut lines = Vec::new();
-    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
-        let name = cell.name();
-        lines.push(Line {
-            name: format!("{name}, clipped to norm 1"),
-            colour: colour(cell),
-            dashed: false,
-            points: steps_as_x(curve(&data, "length", &format!("adding-T100-{name}"))),
-        });
-        lines.push(Line {
-            name: format!("{name}, not clipped"),
-            colour: colour(cell),
-            dashed: true,
-            points: steps_as_x(curve(
-                &data,
-                "clipping",
-                &format!("adding-T100-{name}-noclip"),
-            )),
-        });
-    }
-    spread_chart(
-        &format!(
-            "Adding problem, T = 100: with and without clipping ({})",
-            seeds()
-        ),
-        ("training step", "test MSE (log)"),
-        &lines,
-        &[],
-        false,
-        true,
-        SeriesLabelPosition::LowerLeft,
-    )
+    let panels: Vec<(CellKind, Vec<Line>)> = [CellKind::Rnn, CellKind::Lstm, CellKind::Gru]
+        .into_iter()
+        .map(|cell| {
+            let name = cell.name();
+            let line = |label: &str, dashed, group, setting: String| Line {
+                name: label.to_string(),
+                colour: colour(cell),
+                dashed,
+                points: steps_as_x(curve(&data, group, &setting)),
+            };
+            let lines = vec![
+                line(
+                    "clipped to norm 1",
+                    false,
+                    "length",
+                    format!("adding-T100-{name}"),
+                ),
+                line(
+                    "not clipped",
+                    true,
+                    "clipping",
+                    format!("adding-T100-{name}-noclip"),
+                ),
+            ];
+            (cell, lines)
+        })
+        .collect();
+    let shared = y_extent(panels.iter().flat_map(|(_, l)| l), &[]);
+    svg_document_sized((1000, 420), |root| {
+        let root = root
+            .titled(
+                &format!(
+                    "Adding problem, T = 100: with and without clipping ({})",
+                    seeds()
+                ),
+                (FONT, 19),
+            )
+            .map_err(plot_err)?;
+        for (area, (cell, lines)) in root.split_evenly((1, 3)).iter().zip(&panels) {
+            spread_panel(
+                area,
+                (cell.name(), 15, PANEL_AXIS_TEXT),
+                ("training step", "test MSE (log)"),
+                lines,
+                &[],
+                Axes {
+                    shared_y: Some(shared),
+                    ..Axes::steps(true, SeriesLabelPosition::LowerLeft)
+                },
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The trained LSTM's input and forget gates over one test sequence of the adding problem: the
 /// unit whose input gate opens most at the two marks, and the mean over all units.
 fn gates() -> Result<String> {
     use ch00_foundations::notation::{LSTM_F, LSTM_I, gate_rows};
-    use ch00_foundations::rng::stream_rng;
-    use ch02_bptt::driver::{Cell, RecurrentState};
+    use ch02_bptt::driver::Cell;
     use ch04_lstm::{Lstm, LstmState};
+    use ch07_experiments::run::test_batch;
     use ch07_experiments::study::What;
-    use ch07_experiments::tasks::adding_batch;
+    use ch07_experiments::task::Adding;
 
     let data = load()?;
     let record = data
@@ -438,20 +527,27 @@ fn gates() -> Result<String> {
         .as_ref()
         .with_context(|| format!("the record {GATES_RUN} keeps no model"))?;
     let seq_len = 100;
-    let a = adding_batch(seq_len, 1, &mut stream_rng(config.seed, 7));
+    // The first sequence of the run's own test batch, which training never saw.
+    let test = test_batch(&Adding { seq_len }, config);
+    let x = test.x.slice(ndarray::s![.., 0..1, ..]);
+    let marked: Vec<usize> = (0..seq_len).filter(|&t| x[[t, 0, 1]] == 1.0).collect();
+    let &[first, second] = marked.as_slice() else {
+        bail!(
+            "a test sequence of the adding problem has {} marks, not 2",
+            marked.len()
+        );
+    };
     let h = config.hidden;
     let mut state = LstmState::zeros(1, h);
     // Per step, every unit's input and forget gate.
     let (mut i_t, mut f_t) = (Vec::new(), Vec::new());
     for t in 0..seq_len {
-        let (next, cache) = Lstm::step(&model.cell, a.x.index_axis(ndarray::Axis(0), t), &state);
+        let (next, cache) = Lstm::step(&model.cell, x.index_axis(ndarray::Axis(0), t), &state);
         let row = |k| cache.gates.slice(ndarray::s![0, gate_rows(k, h)]).to_vec();
         i_t.push(row(LSTM_I));
         f_t.push(row(LSTM_F));
         state = next;
     }
-    let _ = state.h();
-    let (first, second) = a.marks[0];
     // The unit whose input gate opens most at the two marks, against its own average.
     let mean_of = |g: &[Vec<f64>], u: usize| g.iter().map(|r| r[u]).sum::<f64>() / g.len() as f64;
     let unit = (0..h)
@@ -478,13 +574,13 @@ fn gates() -> Result<String> {
     svg_document(|root| {
         let mut chart = ChartBuilder::on(root)
             .caption(
-                "A trained LSTM on the adding problem (T = 100): its gates over one test sequence",
+                "The gates of a trained LSTM (adding problem, T = 100) over one test sequence",
                 (FONT, 17),
             )
             .margin(14)
             .x_label_area_size(46)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..(seq_len - 1) as f64, 0.0..1.0)
+            .build_cartesian_2d(0.0..(seq_len - 1) as f64, 0.0..1.05)
             .map_err(plot_err)?;
         draw_axes(
             &mut chart,
@@ -546,7 +642,6 @@ fn gates() -> Result<String> {
 fn text_curves() -> Result<String> {
     let data = load()?;
     let mut lines = Vec::new();
-    let mut baselines = None;
     for cell in CellKind::ALL {
         let runs: Vec<_> = data
             .texts()
@@ -554,7 +649,6 @@ fn text_curves() -> Result<String> {
             .map(|(_, t)| t)
             .collect();
         let Some(first) = runs.first() else { continue };
-        baselines = Some((first.uniform_bits, first.unigram_bits));
         let points = first
             .curve
             .iter()
@@ -578,9 +672,9 @@ fn text_curves() -> Result<String> {
             points,
         });
     }
-    let Some((uniform, unigram)) = baselines else {
+    if lines.is_empty() {
         bail!("the study has no text runs");
-    };
+    }
     spread_chart(
         &format!(
             "Character models on the book: held-out bits per character ({})",
@@ -588,19 +682,9 @@ fn text_curves() -> Result<String> {
         ),
         ("training step", "bits per character, held-out text"),
         &lines,
-        &[
-            Level {
-                name: format!("uniform over the characters: {uniform:.2}"),
-                y: uniform,
-            },
-            Level {
-                name: format!("character frequencies: {unigram:.2}"),
-                y: unigram,
-            },
-        ],
-        false,
-        false,
-        SeriesLabelPosition::UpperRight,
+        // The baselines (given on the page) lie far above the curves' end.
+        &[],
+        Axes::steps(false, SeriesLabelPosition::UpperRight),
     )
 }
 
@@ -630,11 +714,7 @@ fn length_rows(
                 format!("{spread} · {ok}/{n}")
             })
             .collect();
-        s.push_str(&format!(
-            "| {t} | {} |
-",
-            cells.join(" | ")
-        ));
+        s.push_str(&format!("| {t} | {} |\n", cells.join(" | ")));
     }
 }
 
@@ -684,7 +764,7 @@ fn results_table() -> Result<String> {
         })
         .collect();
     s.push_str(&format!("| {} |\n", reber.join(" | ")));
-    s.push_str("\n**Character models** on the book's chapters, 10 % held out, an equal budget of parameters: held-out bits per character at the end.\n\n| cell | H | parameters | held-out bits/char | perplexity |\n|---|---:|---:|---|---:|\n");
+    s.push_str("\n**Character models** on the book's pages, the last 10 % held out, an equal budget of parameters: held-out bits per character at the end.\n\n| cell | H | parameters | held-out bits/char | perplexity |\n|---|---:|---:|---|---:|\n");
     let mut samples = String::new();
     for cell in CellKind::ALL {
         let runs: Vec<_> = data.texts().filter(|(r, _)| r.spec.cell == cell).collect();

@@ -25,6 +25,8 @@ pub(crate) const ORANGE: RGBColor = RGBColor(213, 94, 0);
 pub(crate) const GREEN: RGBColor = RGBColor(0, 158, 115);
 /// A lighter companion of [`BLUE`].
 pub(crate) const SKY: RGBColor = RGBColor(86, 180, 233);
+/// A darker companion of [`BLUE`], for a third shade of one series.
+pub(crate) const NAVY: RGBColor = RGBColor(0, 55, 100);
 /// A fourth series.
 pub(crate) const PURPLE: RGBColor = RGBColor(204, 121, 167);
 /// Baselines, references and labels.
