@@ -158,4 +158,25 @@ fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
         dir.path().join("x").to_str().unwrap(),
     ]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--lr"));
+    let o = train(&[
+        "copy",
+        "--cell",
+        "lstm",
+        "--chrono",
+        "2",
+        "--out",
+        dir.path().join("y").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--chrono must be a T_max above 2"));
+    let o = train(&[
+        "copy",
+        "--cell",
+        "lstm",
+        "--chrono",
+        "40",
+        "--forget-bias",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "chrono replaces the forget bias");
 }

@@ -60,6 +60,10 @@ pub struct TaskOptions {
         allow_negative_numbers = true
     )]
     pub forget_bias: f64,
+    /// The LSTM's chrono initialisation (Tallec & Ollivier 2018) with this T_max, instead of
+    /// PyTorch's gate biases.
+    #[arg(long, value_name = "T_MAX", conflicts_with = "forget_bias")]
+    pub chrono: Option<f64>,
     /// Measure the test metric every N steps.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub eval_every: u64,
@@ -117,6 +121,7 @@ impl TaskOptions {
             eval_every: self.eval_every,
             test_size: 500,
             forget_bias: self.forget_bias,
+            chrono: self.chrono,
         }
     }
 
@@ -139,6 +144,12 @@ impl TaskOptions {
             self.forget_bias.is_finite(),
             "--forget-bias must be a number"
         );
+        if let Some(t_max) = self.chrono {
+            ensure!(
+                t_max > 2.0 && t_max.is_finite(),
+                "--chrono must be a T_max above 2 (time scales are drawn from 2 to T_max), got {t_max}"
+            );
+        }
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 //! trains on batch `k` drawn from `stream_rng(seed, k)`, so a run stopped after `K` steps and
 //! continued from its saved [`Run`] reaches the same parameters as an uninterrupted one.
 
-use ch00_foundations::notation::{LSTM_F, gate_rows};
+use ch00_foundations::notation::{LSTM_F, LSTM_I, gate_rows};
 use ch00_foundations::rng::{seeded_rng, stream_rng};
 use ch01_rnn::cell::LayerParams;
 use ch01_rnn::model::OutputLayer;
@@ -16,6 +16,7 @@ use ch03_clipping::train::{StepError, StepStats, train_step_with};
 use ch04_lstm::Lstm;
 use ch05_gru::{Gru, GruCho};
 use ndarray::s;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::task::{Batch, Task};
@@ -81,7 +82,54 @@ pub struct RunConfig {
     /// Added to the LSTM's forget-gate `bias_ih` after PyTorch's initialisation (other cells
     /// ignore it).
     pub forget_bias: f64,
+    /// The LSTM's chrono initialisation with this `T_max` ([`chrono_init`]), instead of PyTorch's
+    /// gate biases; other cells ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chrono: Option<f64>,
 }
+
+/// The random stream the chrono initialisation draws from: not the parameters' (stream 0), so
+/// every other weight is the same as without it, and not a training batch's.
+const CHRONO_STREAM: u64 = u64::MAX - 1;
+
+// ANCHOR: chrono_init
+/// The chrono initialisation of Tallec & Ollivier (2018) on an LSTM layer of `H` units: each
+/// unit's forget-gate bias is `log u` with `u ~ U(1, T_max − 1)`, its input-gate bias `−log u`.
+/// A forget gate `f = σ(log u) = u / (1 + u)` keeps its cell for about `1 / (1 − f) = 1 + u`
+/// steps, so the units start out remembering over time scales spread from 2 to `T_max` steps
+/// instead of all forgetting half of their cell at every step. The biases are PyTorch's two
+/// vectors, so the value goes into `bias_ih` and the rows of `bias_hh` are set to 0.
+///
+/// # Panics
+/// If `t_max ≤ 2` (no time scale above 1 step to draw from), or the layer is not an LSTM's
+/// (`G ≠ 4`).
+pub fn chrono_init<const G: usize, R: rand::Rng + ?Sized>(
+    cell: &mut LayerParams<G>,
+    t_max: f64,
+    rng: &mut R,
+) {
+    assert!(
+        G == 4,
+        "the chrono initialisation is for an LSTM's four gate blocks, got {G}"
+    );
+    assert!(
+        t_max > 2.0,
+        "the chrono initialisation needs T_max > 2, got {t_max}"
+    );
+    let h = cell.weight_hh.ncols();
+    for unit in 0..h {
+        let b = rng.random_range(1.0..t_max - 1.0_f64).ln();
+        let (f, i) = (
+            gate_rows(LSTM_F, h).start + unit,
+            gate_rows(LSTM_I, h).start + unit,
+        );
+        cell.bias_ih[f] = b;
+        cell.bias_ih[i] = -b;
+        cell.bias_hh[f] = 0.0;
+        cell.bias_hh[i] = 0.0;
+    }
+}
+// ANCHOR_END: chrono_init
 
 /// One point of a learning curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -133,6 +181,9 @@ impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
                 .mapv_inplace(|b| b + cfg.forget_bias);
         }
         let out = OutputLayer::init(cfg.hidden, task.output_size(), &mut rng);
+        if let (true, Some(t_max)) = (lstm_forget_rows, cfg.chrono) {
+            chrono_init(&mut cell, t_max, &mut stream_rng(cfg.seed, CHRONO_STREAM));
+        }
         let model = CellModel::new(cell, out);
         let adam = Adam::new(cfg.lr, &model);
         Run {
@@ -342,6 +393,7 @@ mod tests {
             eval_every: 2,
             test_size: 4,
             forget_bias: 1.0,
+            chrono: None,
         }
     }
 
@@ -396,6 +448,70 @@ mod tests {
             let want = if rows.contains(&k) { 1.0 } else { 0.0 };
             assert!((d - want).abs() < 1e-12, "row {k}: {d}");
         }
+    }
+
+    #[test]
+    fn chrono_spreads_the_forget_time_scales_from_2_to_t_max_and_touches_nothing_else() {
+        let task = Adding { seq_len: 4 };
+        let c = RunConfig {
+            hidden: 200,
+            forget_bias: 0.0,
+            ..cfg()
+        };
+        let plain = Run::<Lstm>::new(&task, &c, true);
+        let t_max = 40.0;
+        let chrono = Run::<Lstm>::new(
+            &task,
+            &RunConfig {
+                chrono: Some(t_max),
+                ..c.clone()
+            },
+            true,
+        );
+        let (p, q) = (&plain.model.cell, &chrono.model.cell);
+        let (f_rows, i_rows) = (gate_rows(LSTM_F, 200), gate_rows(LSTM_I, 200));
+        let mut scales = Vec::new();
+        for k in 0..p.bias_ih.len() {
+            if f_rows.contains(&k) {
+                let f = 1.0 / (1.0 + (-(q.bias_ih[k] + q.bias_hh[k])).exp());
+                scales.push(1.0 / (1.0 - f));
+                assert_eq!(q.bias_hh[k], 0.0);
+            } else if i_rows.contains(&k) {
+                let unit = k - i_rows.start;
+                assert_eq!(q.bias_ih[k], -q.bias_ih[f_rows.start + unit]);
+                assert_eq!(q.bias_hh[k], 0.0);
+            } else {
+                assert_eq!((q.bias_ih[k], q.bias_hh[k]), (p.bias_ih[k], p.bias_hh[k]));
+            }
+        }
+        // Every unit keeps its cell for 1 + u steps, u uniform on (1, T_max − 1).
+        assert!(
+            scales.iter().all(|&t| (2.0..t_max).contains(&t)),
+            "{scales:?}"
+        );
+        let mean = scales.iter().sum::<f64>() / scales.len() as f64;
+        assert!(
+            (mean - (1.0 + t_max / 2.0)).abs() < 2.0,
+            "mean time scale {mean}"
+        );
+        // The weights and the output layer are PyTorch's, as without chrono.
+        assert_eq!(p.weight_ih, q.weight_ih);
+        assert_eq!(p.weight_hh, q.weight_hh);
+        assert_eq!(plain.model.out, chrono.model.out);
+        // Other cells ignore it.
+        let gru = |chrono| {
+            Run::<Gru>::new(
+                &task,
+                &RunConfig {
+                    chrono,
+                    ..c.clone()
+                },
+                false,
+            )
+            .model
+            .cell
+        };
+        assert_eq!(gru(None), gru(Some(t_max)));
     }
 
     #[test]

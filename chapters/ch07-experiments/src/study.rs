@@ -117,6 +117,7 @@ fn task_config(hidden: usize, steps: u64, seed: u64) -> RunConfig {
         eval_every: steps / 20,
         test_size: 500,
         forget_bias: 0.0,
+        chrono: None,
     }
 }
 
