@@ -403,13 +403,14 @@ fn adding_curves() -> Result<String> {
     )
 }
 
-/// The LSTM on the copy task's longest delay with its forget-gate bias raised.
+/// The LSTM on the copy task's longest delay with its forget-gate bias raised, and with the
+/// chrono initialisation.
 fn forget_bias() -> Result<String> {
     let data = load()?;
     let delay = COPY_DELAYS[COPY_DELAYS.len() - 1];
-    // Shades of one colour: the bias is one knob turned further.
+    // Shades of one colour: the bias is one knob turned further; chrono is another kind.
     let colours = [SKY, BLUE, NAVY];
-    let lines: Vec<Line> = FORGET_BIASES
+    let mut lines: Vec<Line> = FORGET_BIASES
         .iter()
         .zip(colours)
         .map(|(&b, colour)| {
@@ -426,9 +427,19 @@ fn forget_bias() -> Result<String> {
             }
         })
         .collect();
+    lines.push(Line {
+        name: "LSTM, chrono initialisation".to_string(),
+        colour: BLACK,
+        dashed: true,
+        points: steps_as_x(curve(
+            &data,
+            "forget-bias",
+            &format!("copy-T{delay}-lstm-chrono"),
+        )),
+    });
     spread_chart(
         &format!(
-            "Copy task, delay {delay}: the LSTM's forget-gate bias ({})",
+            "Copy task, delay {delay}: initialising the LSTM's forget gate ({})",
             seeds()
         ),
         ("training step", "recall accuracy"),
@@ -721,12 +732,25 @@ fn length_rows(
 /// The page's tables: every setting's final metric, successes, and the character models.
 fn results_table() -> Result<String> {
     let data = load()?;
-    let cpu = data.records.first().map_or("?", |r| r.cpu.as_str());
+    // Where and at which commits the runs were measured, with how many runs each.
+    let mut sources: Vec<((&str, &str), usize)> = Vec::new();
+    for r in &data.records {
+        let key = (r.cpu.as_str(), r.commit.as_str());
+        match sources.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => sources.push((key, 1)),
+        }
+    }
+    sources.sort_by_key(|s| std::cmp::Reverse(s.1));
+    let sources: Vec<String> = sources
+        .iter()
+        .map(|((cpu, commit), n)| format!("{n} on {cpu} at commit `{commit}`"))
+        .collect();
     let secs: f64 = data.records.iter().map(|r| r.wall_seconds).sum();
     let mut s = format!(
-        "{} runs, measured on {cpu} at commit `{}`; {:.0} minutes of one-thread training in all.\n\n",
+        "{} runs, measured {}; {:.0} minutes of one-thread training in all.\n\n",
         data.records.len(),
-        data.records.first().map_or("?", |r| r.commit.as_str()),
+        sources.join(", "),
         secs / 60.0
     );
     s.push_str(

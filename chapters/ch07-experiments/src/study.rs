@@ -194,6 +194,29 @@ pub fn study(smoke: bool, text_vocab: usize) -> Vec<Spec> {
                 id,
             );
         }
+        // And the chrono initialisation, with the sequence's length as `T_max`.
+        {
+            let delay = *delays.last().expect("a delay");
+            let copy = CopyTask {
+                symbols: 8,
+                recall: 3,
+                delay,
+            };
+            let config = RunConfig {
+                chrono: Some(copy.seq_len() as f64),
+                ..task_config(64, steps(3000), seed)
+            };
+            let id = format!("copy-T{delay}-lstm-chrono-s{seed}");
+            push(
+                "forget-bias",
+                CellKind::Lstm,
+                What::Task {
+                    task: TaskSpec::Copy(copy),
+                    config,
+                },
+                id,
+            );
+        }
         // Clipping: the adding problem at T = 100 with the cap lifted.
         for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
             let seq_len = if smoke { 6 } else { 100 };
