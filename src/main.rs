@@ -13,6 +13,7 @@ use rnnbook::classroom::grade::GradeOptions;
 use rnnbook::experiments::ExperimentOptions;
 use rnnbook::train::TrainOptions;
 use rnnbook::train::task::{TaskName, TaskOptions};
+use rnnbook::train::text::TextOptions;
 
 /// Recurrent Networks from Scratch, in Rust: build the book and its figures.
 ///
@@ -82,6 +83,9 @@ enum TrainModel {
     Copy(TaskOptions),
     /// Chapter 7's embedded Reber grammar: predict the next symbol.
     Reber(TaskOptions),
+    /// Chapter 7's character model of any cell: trained on the text's first part, measured in
+    /// bits per character on the rest (--held-out); by default at the study's parameter budget.
+    Text(TextOptions),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
             TrainModel::Adding(o) => rnnbook::train::task::command(TaskName::Adding, &o),
             TrainModel::Copy(o) => rnnbook::train::task::command(TaskName::Copy, &o),
             TrainModel::Reber(o) => rnnbook::train::task::command(TaskName::Reber, &o),
+            TrainModel::Text(o) => rnnbook::train::text::command(&o),
         },
         Some(Command::StudentEdition(o)) => rnnbook::classroom::edition::command(&o),
         Some(Command::Grade(o)) => rnnbook::classroom::grade::command(&o),

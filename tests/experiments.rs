@@ -180,3 +180,115 @@ fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
     ]);
     assert_eq!(o.status.code(), Some(2), "chrono replaces the forget bias");
 }
+
+#[test]
+fn a_character_model_stopped_and_resumed_equals_one_run_and_refuses_another_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("text.txt");
+    std::fs::write(
+        &text,
+        "the cat sat on the mat; the dog sat on the log. ".repeat(12),
+    )
+    .unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let run = |out: &std::path::Path, steps: &str, resume: bool| {
+        let mut args = vec![
+            "text",
+            "--cell",
+            "lstm",
+            "--text",
+            text.to_str().unwrap(),
+            "--hidden",
+            "5",
+            "--seq-len",
+            "8",
+            "--batch",
+            "3",
+            "--eval-every",
+            "4",
+            "--checkpoint-every",
+            "5",
+            "--steps",
+            steps,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        train(&args)
+    };
+    for (out, steps, resume) in [(&one, "14", false), (&two, "7", false), (&two, "14", true)] {
+        let o = run(out, steps, resume);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(run_of(&one), run_of(&two));
+    let record: ch07_experiments::study::Record =
+        serde_json::from_str(&std::fs::read_to_string(one.join("text-lstm-s1.json")).unwrap())
+            .unwrap();
+    assert_eq!(record.spec.id, "text-lstm-s1");
+    let Outcome::Text(t) = &record.outcome else {
+        panic!("a text record");
+    };
+    assert_eq!(t.curve.last().unwrap().step, 14);
+    assert!(t.final_test_bits < t.uniform_bits);
+    // Another text under the same checkpoint is refused by name, and nothing is written.
+    let before = std::fs::read(two.join("checkpoint.json")).unwrap();
+    std::fs::write(
+        &text,
+        "a different text entirely, of other words. ".repeat(12),
+    )
+    .unwrap();
+    let o = run(&two, "20", true);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("another text"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read(two.join("checkpoint.json")).unwrap(), before);
+    let o = train(&["text", "--cell", "gru", "--held-out", "1.5"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--held-out"));
+}
+
+#[test]
+fn a_non_finite_step_stops_the_run_naming_it_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("text.txt");
+    std::fs::write(&text, "abcabd abcabe. ".repeat(40)).unwrap();
+    let text = text.to_str().unwrap();
+    for (i, args) in [
+        &["adding", "--cell", "lstm", "--seq-len", "6"][..],
+        &["text", "--cell", "gru", "--text", text, "--seq-len", "8"][..],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = dir.path().join(format!("run{i}"));
+        let mut all = args.to_vec();
+        // A step size of 1e308 sends the weights to about 1e308 in one update.
+        all.extend([
+            "--hidden",
+            "4",
+            "--lr",
+            "1e308",
+            "--steps",
+            "5",
+            "--checkpoint-every",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let o = train(&all);
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{said}");
+        assert!(
+            said.contains("step 2: non-finite") && said.contains("keeps the state of step 1"),
+            "{said}"
+        );
+        assert!(!said.contains("panicked"), "{said}");
+        let kept = run_of(&out);
+        assert_eq!(kept["run"]["step"], 1, "{args:?}");
+    }
+}

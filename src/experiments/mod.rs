@@ -47,7 +47,7 @@ pub struct StudyReport {
 }
 
 /// The CPU's model name (Linux), for the records.
-fn cpu_model() -> String {
+pub(crate) fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -60,7 +60,7 @@ fn cpu_model() -> String {
 }
 
 /// The repository's commit, if git can tell.
-fn commit() -> String {
+pub(crate) fn commit() -> String {
     std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(crate::repo_root())

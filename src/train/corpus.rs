@@ -36,11 +36,19 @@ fn fnv1a64(bytes: &[u8]) -> String {
 /// Reads `--text FILE`, or else the book's chapters (`BOOK/src/*.md`, sorted by file name).
 ///
 /// # Errors
+/// As [`corpus_from`].
+pub fn load_corpus(opts: &TrainOptions) -> Result<Corpus> {
+    corpus_from(opts.text.as_deref(), &opts.book_dir)
+}
+
+/// The file `text`, or else the chapters of the book in `book_dir`.
+///
+/// # Errors
 /// A file that cannot be read or is not UTF-8, a chapter folder without `.md` files, or an empty
 /// text; each message names the file or folder.
-pub fn load_corpus(opts: &TrainOptions) -> Result<Corpus> {
-    let Some(path) = &opts.text else {
-        return book_corpus(&opts.book_dir);
+pub fn corpus_from(text: Option<&Path>, book_dir: &Path) -> Result<Corpus> {
+    let Some(path) = text else {
+        return book_corpus(book_dir);
     };
     let text = read_utf8(path, "text file")?;
     ensure!(
@@ -51,7 +59,7 @@ pub fn load_corpus(opts: &TrainOptions) -> Result<Corpus> {
     Ok(Corpus {
         text,
         source: display_path(path),
-        files: vec![path.clone()],
+        files: vec![path.to_path_buf()],
     })
 }
 

@@ -19,8 +19,10 @@
 pub mod checkpoint;
 pub mod corpus;
 pub mod options;
+mod resumable;
 pub mod summary;
 pub mod task;
+pub mod text;
 
 use std::time::Instant;
 

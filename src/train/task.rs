@@ -2,17 +2,16 @@
 //! checkpoint (written atomically every `--checkpoint-every` steps and at the end), `--resume`
 //! (which continues bit for bit), and a record of the run next to it.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail, ensure};
-use ch00_foundations::files::write_atomic;
+use anyhow::{Result, ensure};
 use ch07_experiments::run::{AnyRun, CellKind, RunConfig, test_batch};
-use ch07_experiments::study::{Outcome, RECORD_FORMAT, Record, Spec, TaskResult, TaskSpec, What};
+use ch07_experiments::study::{Outcome, Spec, TaskResult, TaskSpec, What};
 use ch07_experiments::tasks::CopyTask;
 use serde::{Deserialize, Serialize};
 
 use super::options::ensure_positive;
+use super::resumable::{self, Settings, checkpoint_path, train_to, write_record};
 
 /// Which synthetic task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,18 +77,21 @@ pub struct TaskOptions {
     pub resume: bool,
 }
 
-fn parse_cell(s: &str) -> std::result::Result<CellKind, String> {
+pub(super) fn parse_cell(s: &str) -> std::result::Result<CellKind, String> {
     CellKind::parse(s).ok_or_else(|| format!("`{s}` is not a cell: rnn, lstm, gru or gru-cho"))
 }
 
-/// What the checkpoint file holds.
-#[derive(Serialize, Deserialize)]
-struct Checkpoint {
-    format: String,
+/// What a task run is started with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TaskSettings {
     task: TaskSpec,
     config: RunConfig,
-    seconds: f64,
-    run: AnyRun,
+}
+
+impl Settings for TaskSettings {
+    fn steps_mut(&mut self) -> &mut u64 {
+        &mut self.config.steps
+    }
 }
 
 /// The format tag of a task checkpoint.
@@ -154,154 +156,77 @@ impl TaskOptions {
     }
 }
 
-fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the checkpoint {}", path.display()))?;
-    let c: Checkpoint = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "the checkpoint {} is not a task checkpoint ({e}); it may be damaged",
-            path.display()
-        )
-    })?;
-    ensure!(
-        c.format == TASK_CHECKPOINT_FORMAT,
-        "the checkpoint {}: format {:?}, expected {TASK_CHECKPOINT_FORMAT:?}",
-        path.display(),
-        c.format
-    );
-    Ok(c)
-}
-
-fn save(path: &Path, c: &Checkpoint) -> Result<()> {
-    let json = serde_json::to_vec(c).context("encoding the checkpoint")?;
-    Ok(write_atomic(path, &json)?)
-}
-
 /// `rnnbook train TASK`: trains (or continues) one run and writes its record.
 pub fn command(name: TaskName, o: &TaskOptions) -> Result<()> {
     o.validate(name)?;
     let spec_task = o.task(name);
     let task = spec_task.task();
-    let mut config = o.config();
+    let config = o.config();
     let dir = o.out.clone().unwrap_or_else(|| {
         crate::repo_root()
             .join("target/rnnbook")
             .join(format!("{}-{}", task.name(), o.cell.name()))
     });
-    let ckpt_path = dir.join("checkpoint.json");
-    let mut state = if o.resume {
-        let c = read_checkpoint(&ckpt_path)?;
-        ensure!(
-            c.task == spec_task && c.run.cell() == o.cell,
-            "the checkpoint {} is a {} run of {:?}, not {} on {:?}",
-            ckpt_path.display(),
-            c.run.cell().name(),
-            c.task,
-            o.cell.name(),
-            spec_task
-        );
-        let same = RunConfig {
-            steps: c.config.steps,
-            ..config.clone()
-        };
-        ensure!(
-            same == c.config,
-            "the checkpoint {} was trained with other settings ({:?}); pass the same ones",
-            ckpt_path.display(),
-            c.config
-        );
-        c
-    } else {
-        if ckpt_path.exists() {
-            bail!(
-                "{} already holds a checkpoint; pass --resume to continue it, or another --out",
-                ckpt_path.display()
-            );
-        }
-        Checkpoint {
-            format: TASK_CHECKPOINT_FORMAT.to_string(),
-            task: spec_task,
-            config: config.clone(),
-            seconds: 0.0,
-            run: AnyRun::new(o.cell, task.as_ref(), &config),
-        }
+    let ckpt_path = checkpoint_path(&dir);
+    let settings = TaskSettings {
+        task: spec_task,
+        config: config.clone(),
     };
-    state.config.steps = o.steps;
-    config.steps = o.steps;
+    let mut state = resumable::open(
+        &ckpt_path,
+        TASK_CHECKPOINT_FORMAT,
+        (o.resume, o.cell, &settings),
+        || AnyRun::new(o.cell, task.as_ref(), &config),
+    )?;
     let test = test_batch(task.as_ref(), &config);
-    let pb = crate::progress::bar("{bar:20} {pos}/{len} {msg}  {elapsed}, eta {eta}", o.steps);
-    pb.set_position(state.run.step());
-    let clock = Instant::now();
-    let seconds_before = state.seconds;
-    let mut saved = state.run.step();
-    while state.run.step() < o.steps {
-        let stats = match state.run.advance(task.as_ref(), &config, &test) {
-            Ok(s) => s,
-            Err(e) => {
-                pb.finish_and_clear();
-                bail!(
-                    "{e}; training stopped, and {} keeps the state of step {saved}",
-                    ckpt_path.display()
-                );
-            }
-        };
-        let step = state.run.step();
-        pb.set_position(step);
-        let metric = state.run.curve().last().map_or(f64::NAN, |p| p.metric); // the last measured
-        pb.set_message(format!(
-            "loss {:.4}  {} {metric:.4} (chance {:.4})  {:.0} steps/s",
-            stats.loss_per_char,
-            task.scoring().name,
-            task.scoring().chance,
-            pb.per_sec()
-        ));
-        if step.is_multiple_of(o.checkpoint_every) || step == o.steps {
-            state.seconds = seconds_before + clock.elapsed().as_secs_f64();
-            save(&ckpt_path, &state)?;
-            saved = step;
-        }
-    }
-    pb.finish_and_clear();
-    state.seconds = seconds_before + clock.elapsed().as_secs_f64();
-    save(&ckpt_path, &state)?;
+    let scoring = task.scoring();
+    train_to(
+        &mut state,
+        &ckpt_path,
+        (o.steps, o.checkpoint_every),
+        |run| {
+            let stats = run
+                .advance(task.as_ref(), &config, &test)
+                .map_err(|e| e.to_string())?;
+            let metric = run.curve().last().map_or(f64::NAN, |p| p.metric); // the last measured
+            Ok(format!(
+                "loss {:.4}  {} {metric:.4} (chance {:.4})",
+                stats.loss_per_char, scoring.name, scoring.chance
+            ))
+        },
+    )?;
     let curve = state.run.curve_to_end(task.as_ref(), &test);
     let final_metric = curve.last().map_or(f64::NAN, |p| p.metric);
     let id = format!("{}-{}-s{}", task.name(), o.cell.name(), o.seed);
-    let record = Record {
-        format: RECORD_FORMAT.to_string(),
-        spec: Spec {
-            id: id.clone(),
-            group: "by-hand".to_string(),
-            cell: o.cell,
-            what: What::Task {
-                task: spec_task,
-                config,
-            },
-            keep_model: false,
+    let spec = Spec {
+        id,
+        group: "by-hand".to_string(),
+        cell: o.cell,
+        what: What::Task {
+            task: spec_task,
+            config,
         },
-        outcome: Outcome::Task(TaskResult {
-            metric_name: task.scoring().name.to_string(),
-            chance: task.scoring().chance,
-            higher_is_better: task.scoring().higher_is_better,
-            curve,
-            final_metric,
-            lstm: None,
-        }),
-        wall_seconds: state.seconds,
-        cpu: String::new(),
-        commit: String::new(),
+        keep_model: false,
     };
-    record.write(&dir)?;
+    let outcome = Outcome::Task(TaskResult {
+        metric_name: scoring.name.to_string(),
+        chance: scoring.chance,
+        higher_is_better: scoring.higher_is_better,
+        curve,
+        final_metric,
+        lstm: None,
+    });
+    let record = write_record(&dir, spec, outcome, state.seconds)?;
     eprintln!(
         "{} {} after {} steps: {} {final_metric:.4} (a model that remembers nothing: {:.4}); \
          checkpoint {}, record {}",
         task.name(),
         o.cell.name(),
         o.steps,
-        task.scoring().name,
-        task.scoring().chance,
+        scoring.name,
+        scoring.chance,
         ckpt_path.display(),
-        Record::path_in(&dir, &id).display()
+        record.display()
     );
     Ok(())
 }

@@ -26,7 +26,7 @@ pub type LstmParams = LayerParams<LSTM_GATES>;
 pub type LstmGrads = LayerGrads<LSTM_GATES>;
 
 /// The LSTM's state: hidden `h` and cell `c`, both `[B, H]`. Its gradient has the same shape.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LstmState {
     /// `h`: `[B, H]`.
     pub h: Array2<f64>,

@@ -15,7 +15,7 @@ use ch01_rnn::sample::sample_index;
 use ch02_bptt::adam::Adam;
 use ch02_bptt::driver::{Cell, RecurrentState, Rnn};
 use ch02_bptt::model::{CellModel, SeqModel};
-use ch03_clipping::train::{Batches, StepError, text_loss_per_char, train_step};
+use ch03_clipping::train::{Batches, StepError, StepStats, text_loss_per_char, train_step};
 use ch04_lstm::Lstm;
 use ch05_gru::{Gru, GruCho};
 use ndarray::{Array2, Axis};
@@ -75,8 +75,13 @@ pub struct TextOutcome {
     pub sample: String,
 }
 
-/// The text's two parts as training windows, with one vocabulary.
-fn parts(split: &TextSplit, cfg: &TextConfig) -> Result<(Batches, Batches), String> {
+/// The text's two parts as training windows, with one vocabulary: the training part's windows
+/// and the held-out part's.
+///
+/// # Errors
+/// A part too short for one window of `cfg.seq_len + 1` characters in each of `cfg.batch`
+/// streams.
+pub fn parts(split: &TextSplit, cfg: &TextConfig) -> Result<(Batches, Batches), String> {
     let all = format!("{}{}", split.train, split.test);
     let vocab = Vocab::from_text(&all);
     let train = Batches::with_vocab(&split.train, vocab.clone(), cfg.batch, cfg.seq_len)
@@ -86,67 +91,207 @@ fn parts(split: &TextSplit, cfg: &TextConfig) -> Result<(Batches, Batches), Stri
     Ok((train, test))
 }
 
-/// A character model of cell `C` trained on `text` as `cfg` says; `progress(step)` after each.
-fn train_text<C, const G: usize>(
-    text: &str,
-    cfg: &TextConfig,
-    mut progress: impl FnMut(u64),
-) -> Result<TextOutcome, String>
-where
-    C: Cell<Params = LayerParams<G>>,
-{
-    let split = split_text(text, cfg.held_out)?;
-    let (train, test) = parts(&split, cfg)?;
-    let v = train.vocab.len();
-    let mut rng = seeded_rng(cfg.seed);
-    let cell = LayerParams::<G>::init(v, cfg.hidden, &mut rng);
-    let out = OutputLayer::init(cfg.hidden, v, &mut rng);
-    let mut model = CellModel::<C>::new(cell, out);
-    let mut adam = Adam::new(cfg.lr, &model);
-    let mut state = C::State::zeros(cfg.batch, cfg.hidden);
-    let (mut curve, mut pending) = (Vec::new(), (0.0, 0u64));
-    for step in 1..=cfg.steps {
-        let (x, targets, starts_pass) = train.window_data(step - 1);
-        if starts_pass {
-            state = C::State::zeros(cfg.batch, cfg.hidden);
+/// A character model in training: everything needed to continue it exactly. Step `k` trains on
+/// window `k − 1` of the training part's streams, the state carried from window to window and
+/// reset at the start of each pass.
+#[derive(Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "C::Params: Serialize, C::State: Serialize",
+    deserialize = "C::Params: Deserialize<'de>, C::State: Deserialize<'de>"
+))]
+pub struct TextRun<C: Cell> {
+    /// The model.
+    pub model: CellModel<C>,
+    /// Adam, with its moments.
+    pub adam: Adam,
+    /// Updates made.
+    pub step: u64,
+    /// The state carried into the next window.
+    pub state: C::State,
+    /// The learning curve so far.
+    pub curve: Vec<TextPoint>,
+    /// Training losses (nats per character) since the last curve point: their sum and count.
+    pub pending: (f64, u64),
+}
+
+impl<C: Cell<Params: Tensors>> TextRun<C> {
+    /// A fresh run for a vocabulary of `v` characters: PyTorch's initialisation from
+    /// `cfg.seed`, the cell's layer then the output layer.
+    pub fn new<const G: usize>(v: usize, cfg: &TextConfig) -> Self
+    where
+        C: Cell<Params = LayerParams<G>>,
+    {
+        let mut rng = seeded_rng(cfg.seed);
+        let cell = LayerParams::<G>::init(v, cfg.hidden, &mut rng);
+        let out = OutputLayer::init(cfg.hidden, v, &mut rng);
+        let model = CellModel::<C>::new(cell, out);
+        let adam = Adam::new(cfg.lr, &model);
+        TextRun {
+            model,
+            adam,
+            step: 0,
+            state: C::State::zeros(cfg.batch, cfg.hidden),
+            curve: Vec::new(),
+            pending: (0.0, 0),
         }
+    }
+
+    /// One update (chapter 3's `train_step`); every `cfg.eval_every` steps a curve point with
+    /// the held-out loss on `test`. A point at the end of a run is [`TextRun::curve_to_end`]'s.
+    ///
+    /// # Errors
+    /// A non-finite loss, gradient or parameter (chapter 3's [`StepError`]).
+    pub fn advance(
+        &mut self,
+        train: &Batches,
+        test: &Batches,
+        cfg: &TextConfig,
+    ) -> Result<StepStats, StepError> {
+        let (x, targets, starts_pass) = train.window_data(self.step);
+        if starts_pass {
+            self.state = C::State::zeros(cfg.batch, cfg.hidden);
+        }
+        let step = self.step + 1;
         let stats = train_step(
-            &mut model,
-            &mut adam,
-            &mut state,
+            &mut self.model,
+            &mut self.adam,
+            &mut self.state,
             x.view(),
             targets,
             cfg.clip,
             step,
-        )
-        .map_err(|e: StepError| e.to_string())?;
-        pending.0 += stats.loss_per_char;
-        pending.1 += 1;
-        if step.is_multiple_of(cfg.eval_every) || step == cfg.steps {
-            curve.push(TextPoint {
-                step,
-                train_bits: bits_per_char(pending.0 / pending.1 as f64),
-                test_bits: bits_per_char(text_loss_per_char(&model, &test)),
-            });
-            pending = (0.0, 0);
+        )?;
+        self.step = step;
+        self.pending.0 += stats.loss_per_char;
+        self.pending.1 += 1;
+        if step.is_multiple_of(cfg.eval_every) {
+            self.curve.push(self.point(test));
+            self.pending = (0.0, 0);
         }
-        progress(step);
+        Ok(stats)
     }
-    let final_test_bits = curve.last().map_or(f64::NAN, |p| p.test_bits);
-    let start = test.inputs[[0, 0]];
-    let drawn = sample_model(&model, start, 300, 0.8, &mut stream_rng(cfg.seed, u64::MAX));
-    Ok(TextOutcome {
-        parameters: model.num_scalars(),
-        curve,
-        final_test_bits,
-        uniform_bits: (v as f64).log2(),
-        unigram_bits: bits_per_char(unigram_loss_per_char(&split)),
-        sample: format!(
-            "{}{}",
-            train.vocab.decode(&[start]),
-            train.vocab.decode(&drawn)
-        ),
-    })
+
+    fn point(&self, test: &Batches) -> TextPoint {
+        TextPoint {
+            step: self.step,
+            train_bits: bits_per_char(self.pending.0 / self.pending.1 as f64),
+            test_bits: bits_per_char(text_loss_per_char(&self.model, test)),
+        }
+    }
+
+    /// The curve, with a last point at the current step if the curve does not end there.
+    pub fn curve_to_end(&self, test: &Batches) -> Vec<TextPoint> {
+        let mut curve = self.curve.clone();
+        if self.pending.1 > 0 {
+            curve.push(self.point(test));
+        }
+        curve
+    }
+
+    /// What the run reports now: its curve to the end, and a sample of 300 characters at
+    /// temperature 0.8 from the held-out part's first character (drawn from the seed's last
+    /// stream).
+    pub fn outcome(&self, split: &TextSplit, test: &Batches, cfg: &TextConfig) -> TextOutcome {
+        let curve = self.curve_to_end(test);
+        let final_test_bits = curve.last().map_or(f64::NAN, |p| p.test_bits);
+        let v = test.vocab.len();
+        let start = test.inputs[[0, 0]];
+        let drawn = sample_model(
+            &self.model,
+            start,
+            300,
+            0.8,
+            &mut stream_rng(cfg.seed, u64::MAX),
+        );
+        TextOutcome {
+            parameters: self.model.num_scalars(),
+            curve,
+            final_test_bits,
+            uniform_bits: (v as f64).log2(),
+            unigram_bits: bits_per_char(unigram_loss_per_char(split)),
+            sample: format!(
+                "{}{}",
+                test.vocab.decode(&[start]),
+                test.vocab.decode(&drawn)
+            ),
+        }
+    }
+}
+
+/// A character model of any of the four cells in training, for the command line and the study.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "cell", rename_all = "kebab-case")]
+pub enum AnyTextRun {
+    /// Chapter 1's RNN.
+    Rnn(TextRun<Rnn>),
+    /// Chapter 4's LSTM.
+    Lstm(TextRun<Lstm>),
+    /// Chapter 5's reset-after GRU.
+    Gru(TextRun<Gru>),
+    /// Chapter 5's reset-before GRU.
+    GruCho(TextRun<GruCho>),
+}
+
+/// `$body` with `$r` bound to the [`TextRun`] inside, whatever its cell.
+macro_rules! each_text_run {
+    ($run:expr, $r:ident => $body:expr) => {
+        match $run {
+            AnyTextRun::Rnn($r) => $body,
+            AnyTextRun::Lstm($r) => $body,
+            AnyTextRun::Gru($r) => $body,
+            AnyTextRun::GruCho($r) => $body,
+        }
+    };
+}
+
+impl AnyTextRun {
+    /// A fresh run of `cell` for a vocabulary of `v` characters.
+    pub fn new(cell: CellKind, v: usize, cfg: &TextConfig) -> Self {
+        match cell {
+            CellKind::Rnn => AnyTextRun::Rnn(TextRun::new::<1>(v, cfg)),
+            CellKind::Lstm => AnyTextRun::Lstm(TextRun::new::<4>(v, cfg)),
+            CellKind::Gru => AnyTextRun::Gru(TextRun::new::<3>(v, cfg)),
+            CellKind::GruCho => AnyTextRun::GruCho(TextRun::new::<3>(v, cfg)),
+        }
+    }
+
+    /// Which cell.
+    pub fn cell(&self) -> CellKind {
+        match self {
+            AnyTextRun::Rnn(_) => CellKind::Rnn,
+            AnyTextRun::Lstm(_) => CellKind::Lstm,
+            AnyTextRun::Gru(_) => CellKind::Gru,
+            AnyTextRun::GruCho(_) => CellKind::GruCho,
+        }
+    }
+
+    /// Updates made.
+    pub fn step(&self) -> u64 {
+        each_text_run!(self, r => r.step)
+    }
+
+    /// The learning curve so far.
+    pub fn curve(&self) -> &[TextPoint] {
+        each_text_run!(self, r => &r.curve)
+    }
+
+    /// [`TextRun::advance`].
+    ///
+    /// # Errors
+    /// A non-finite value.
+    pub fn advance(
+        &mut self,
+        train: &Batches,
+        test: &Batches,
+        cfg: &TextConfig,
+    ) -> Result<StepStats, StepError> {
+        each_text_run!(self, r => r.advance(train, test, cfg))
+    }
+
+    /// [`TextRun::outcome`].
+    pub fn outcome(&self, split: &TextSplit, test: &Batches, cfg: &TextConfig) -> TextOutcome {
+        each_text_run!(self, r => r.outcome(split, test, cfg))
+    }
 }
 
 /// `len` characters drawn from `model` after `start`, one step at a time from the zero state,
@@ -173,7 +318,7 @@ pub fn sample_model<C: Cell<Params: Tensors>>(
     out
 }
 
-/// Trains `cell` on `text`; see the module's documentation.
+/// Trains `cell` on `text`; see the module's documentation. `progress(step)` after each update.
 ///
 /// # Errors
 /// A text too short for the split or the windows, or a non-finite value while training.
@@ -181,14 +326,17 @@ pub fn run_text(
     cell: CellKind,
     text: &str,
     cfg: &TextConfig,
-    progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64),
 ) -> Result<TextOutcome, String> {
-    match cell {
-        CellKind::Rnn => train_text::<Rnn, 1>(text, cfg, progress),
-        CellKind::Lstm => train_text::<Lstm, 4>(text, cfg, progress),
-        CellKind::Gru => train_text::<Gru, 3>(text, cfg, progress),
-        CellKind::GruCho => train_text::<GruCho, 3>(text, cfg, progress),
+    let split = split_text(text, cfg.held_out)?;
+    let (train, test) = parts(&split, cfg)?;
+    let mut run = AnyTextRun::new(cell, train.vocab.len(), cfg);
+    while run.step() < cfg.steps {
+        run.advance(&train, &test, cfg)
+            .map_err(|e: StepError| e.to_string())?;
+        progress(run.step());
     }
+    Ok(run.outcome(&split, &test, cfg))
 }
 
 /// The hidden size of each cell that gives about `budget` trainable scalars for a vocabulary of
@@ -233,6 +381,53 @@ mod tests {
                 cell.name()
             );
             assert_eq!(out.sample.chars().count(), 301);
+        }
+    }
+
+    #[test]
+    fn every_cells_character_model_resumes_bit_for_bit() {
+        let text = "abcabd abcabe, abcabf. ".repeat(20);
+        let cfg = TextConfig {
+            hidden: 6,
+            seq_len: 10,
+            batch: 4,
+            steps: 14,
+            lr: 1e-2,
+            clip: 5.0,
+            seed: 4,
+            eval_every: 4,
+            held_out: 0.2,
+        };
+        let split = split_text(&text, cfg.held_out).unwrap();
+        let (train, test) = parts(&split, &cfg).unwrap();
+        // 14 steps cross a pass over the streams (the state is reset there) and end between
+        // two curve points.
+        assert!(train.windows() < 14 && !14u64.is_multiple_of(cfg.eval_every));
+        let v = train.vocab.len();
+        for cell in CellKind::ALL {
+            let mut straight = AnyTextRun::new(cell, v, &cfg);
+            for _ in 0..14 {
+                straight.advance(&train, &test, &cfg).unwrap();
+            }
+            let mut first = AnyTextRun::new(cell, v, &cfg);
+            for _ in 0..6 {
+                first.advance(&train, &test, &cfg).unwrap();
+            }
+            let saved = serde_json::to_string(&first).unwrap();
+            let mut resumed: AnyTextRun = serde_json::from_str(&saved).unwrap();
+            assert_eq!(resumed.cell(), cell);
+            for _ in 0..8 {
+                resumed.advance(&train, &test, &cfg).unwrap();
+            }
+            assert_eq!(
+                serde_json::to_string(&resumed).unwrap(),
+                serde_json::to_string(&straight).unwrap(),
+                "{}",
+                cell.name()
+            );
+            let outcome = straight.outcome(&split, &test, &cfg);
+            assert_eq!(outcome.curve.len(), 4, "3 points, and one at the end");
+            assert_eq!(outcome, resumed.outcome(&split, &test, &cfg));
         }
     }
 
