@@ -78,15 +78,17 @@ fn run_of(dir: &std::path::Path) -> serde_json::Value {
 #[test]
 fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
     let dir = tempfile::tempdir().unwrap();
-    for (task, cell) in [
-        ("adding", "rnn"),
-        ("copy", "lstm"),
-        ("reber", "gru"),
-        ("adding", "gru-cho"),
+    for (task, cell, fused) in [
+        ("adding", "rnn", false),
+        ("copy", "lstm", false),
+        ("reber", "gru", false),
+        ("adding", "gru-cho", false),
+        ("copy", "lstm", true),
+        ("adding", "gru", true),
     ] {
         let (one, two) = (
-            dir.path().join(format!("{task}-{cell}-1")),
-            dir.path().join(format!("{task}-{cell}-2")),
+            dir.path().join(format!("{task}-{cell}-{fused}-1")),
+            dir.path().join(format!("{task}-{cell}-{fused}-2")),
         );
         let common = [
             "--cell",
@@ -114,6 +116,9 @@ fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
             if resume {
                 args.push("--resume");
             }
+            if fused {
+                args.push("--fused");
+            }
             let o = train(&args);
             assert!(
                 o.status.success(),
@@ -128,7 +133,7 @@ fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
         assert!(one.join(format!("{task}-{cell}-s1.json")).exists());
     }
     // Resuming with other settings, or starting over an existing run, is refused by name.
-    let out = dir.path().join("adding-rnn-1");
+    let out = dir.path().join("adding-rnn-false-1");
     let o = train(&[
         "adding",
         "--cell",
@@ -169,6 +174,9 @@ fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--chrono must be a T_max above 2"));
+    let o = train(&["adding", "--cell", "gru-cho", "--fused"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--fused: gru-cho has no fused kernel"));
     let o = train(&[
         "copy",
         "--cell",

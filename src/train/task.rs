@@ -63,6 +63,10 @@ pub struct TaskOptions {
     /// PyTorch's gate biases.
     #[arg(long, value_name = "T_MAX", conflicts_with = "forget_bias")]
     pub chrono: Option<f64>,
+    /// Run the recurrent layer through chapter 6's fused f32 kernel (lstm and gru only); the
+    /// output layer, the loss, Adam and the parameters stay in f64.
+    #[arg(long)]
+    pub fused: bool,
     /// Measure the test metric every N steps.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub eval_every: u64,
@@ -124,6 +128,7 @@ impl TaskOptions {
             test_size: 500,
             forget_bias: self.forget_bias,
             chrono: self.chrono,
+            fused: self.fused,
         }
     }
 
@@ -139,6 +144,11 @@ impl TaskOptions {
         ensure!(
             name == TaskName::Reber || self.seq_len >= 2,
             "--seq-len must be at least 2"
+        );
+        ensure!(
+            !self.fused || self.cell.has_fused_kernel(),
+            "--fused: {} has no fused kernel; chapter 6 has the lstm's and the gru's",
+            self.cell.name()
         );
         ensure_positive("--lr", self.lr)?;
         ensure_positive("--clip", self.clip)?;

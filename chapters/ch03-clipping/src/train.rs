@@ -10,7 +10,7 @@ use ch01_rnn::model::sequence_loss;
 use ch01_rnn::params::Tensors;
 use ch02_bptt::adam::Adam;
 use ch02_bptt::driver::RecurrentState;
-use ch02_bptt::model::{SeqModel, StateOf, seq_forward, seq_loss_and_grads_with};
+use ch02_bptt::model::{GradsOf, SeqModel, StateOf, seq_forward, seq_loss_and_grads_with};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, s};
 
 use crate::clip::{NonFiniteGradient, clip_by_global_norm, first_non_finite};
@@ -199,7 +199,25 @@ pub fn train_step_with<M: SeqModel>(
     clip: f64,
     step: u64,
 ) -> Result<StepStats, StepError> {
-    let (loss, mut grads, s_n) = seq_loss_and_grads_with(model, x, state, loss);
+    let (loss, grads, s_n) = seq_loss_and_grads_with(model, x, state, loss);
+    let stats = update(model, adam, (loss, grads, per), clip, step)?;
+    *state = s_n;
+    Ok(stats)
+}
+
+/// The update of [`train_step_with`] from a loss and gradient however they were computed (e.g.
+/// by chapter 6's `f32` kernels): both divided by `per`, the gradient clipped to the global norm
+/// `clip`, then Adam, every value checked.
+///
+/// # Errors
+/// As [`train_step`].
+pub fn update<M: SeqModel>(
+    model: &mut M,
+    adam: &mut Adam,
+    (loss, mut grads, per): (f64, GradsOf<M>, f64),
+    clip: f64,
+    step: u64,
+) -> Result<StepStats, StepError> {
     let loss_per_char = loss / per;
     // The loss is a sum; train on the mean, so that `clip` caps the gradient of the mean loss
     // whatever the window and batch sizes.
@@ -225,7 +243,6 @@ pub fn train_step_with<M: SeqModel>(
             index: bad.index,
         });
     }
-    *state = s_n;
     Ok(StepStats {
         loss_per_char,
         grad_norm: report.norm_before,

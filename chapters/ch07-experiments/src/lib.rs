@@ -4,10 +4,12 @@
 //!   model that remembers nothing: the adding problem, the copy (memory) task, the embedded
 //!   Reber grammar, and a held-out split of a text for character-level language modelling.
 //! - [`task`]: the synthetic tasks behind one [`task::Task`] trait, and [`losses`] their losses.
-//! - [`run`]: one training run of any cell on any task, resumable bit for bit.
+//! - [`run`]: one training run of any cell on any task, resumable bit for bit; [`fused`] the
+//!   same step through chapter 6's `f32` kernels, for the cells that have one.
 //! - [`text`]: character models of every cell, measured on held-out text.
 //! - [`study`]: the study's runs and the record each leaves; [`summary`] sums them up over seeds.
 
+pub mod fused;
 pub mod losses;
 pub mod run;
 pub mod study;

@@ -12,13 +12,14 @@ use ch01_rnn::model::OutputLayer;
 use ch02_bptt::adam::Adam;
 use ch02_bptt::driver::{Cell, RecurrentState, Rnn};
 use ch02_bptt::model::{CellModel, SeqModel, seq_forward};
-use ch03_clipping::train::{StepError, StepStats, train_step_with};
+use ch03_clipping::train::{StepError, StepStats, train_step_with, update};
 use ch04_lstm::Lstm;
 use ch05_gru::{Gru, GruCho};
 use ndarray::s;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use crate::fused::MaybeFused;
 use crate::task::{Batch, Task};
 
 /// The book's cells.
@@ -54,6 +55,16 @@ impl CellKind {
         }
     }
 
+    /// Whether chapter 6 has a fused `f32` kernel for it ([`crate::fused`]).
+    pub fn has_fused_kernel(self) -> bool {
+        match self {
+            CellKind::Rnn => Rnn::HAS_KERNEL,
+            CellKind::Lstm => Lstm::HAS_KERNEL,
+            CellKind::Gru => Gru::HAS_KERNEL,
+            CellKind::GruCho => GruCho::HAS_KERNEL,
+        }
+    }
+
     /// The cell called `name`, if any.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.name() == name)
@@ -86,6 +97,10 @@ pub struct RunConfig {
     /// gate biases; other cells ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chrono: Option<f64>,
+    /// Run the recurrent layer through chapter 6's fused `f32` kernel (the LSTM and the GRU
+    /// have one; see [`crate::fused`]), instead of the chapters' `f64` code.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fused: bool,
 }
 
 /// The random stream the chrono initialisation draws from: not the parameters' (stream 0), so
@@ -166,13 +181,20 @@ pub fn test_batch(task: &dyn Task, cfg: &RunConfig) -> Batch {
     task.batch(cfg.test_size, &mut stream_rng(cfg.seed, u64::MAX))
 }
 
-impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
+impl<C: MaybeFused<Params: ch01_rnn::params::Tensors>> Run<C> {
     /// A fresh run: PyTorch's initialisation from `cfg.seed`, the cell's layer then the output
     /// layer.
+    ///
+    /// # Panics
+    /// If `cfg.fused` and the cell has no fused kernel (the command line refuses it first).
     pub fn new<const G: usize>(task: &dyn Task, cfg: &RunConfig, lstm_forget_rows: bool) -> Self
     where
         C: Cell<Params = LayerParams<G>>,
     {
+        assert!(
+            !cfg.fused || C::HAS_KERNEL,
+            "this cell has no fused kernel: only the LSTM and the reset-after GRU do"
+        );
         let mut rng = seeded_rng(cfg.seed);
         let mut cell = LayerParams::<G>::init(task.input_size(), cfg.hidden, &mut rng);
         if lstm_forget_rows && cfg.forget_bias != 0.0 {
@@ -232,14 +254,27 @@ impl<C: Cell<Params: ch01_rnn::params::Tensors>> Run<C> {
         let mut state = C::State::zeros(cfg.batch, cfg.hidden);
         let per = task.scored(&batch);
         let loss = |logits: ndarray::ArrayView3<f64>| task.loss(&batch, logits);
-        let stats = train_step_with(
-            &mut self.model,
-            &mut self.adam,
-            &mut state,
-            (batch.x.view(), loss, per),
-            cfg.clip,
-            step,
-        )?;
+        let stats = match cfg.fused {
+            false => train_step_with(
+                &mut self.model,
+                &mut self.adam,
+                &mut state,
+                (batch.x.view(), loss, per),
+                cfg.clip,
+                step,
+            )?,
+            true => {
+                let (loss, grads) = C::fused_loss_and_grads(&self.model, batch.x.view(), loss)
+                    .expect("Run::new checked that the cell has a kernel");
+                update(
+                    &mut self.model,
+                    &mut self.adam,
+                    (loss, grads, per),
+                    cfg.clip,
+                    step,
+                )?
+            }
+        };
         self.step = step;
         self.pending.0 += stats.loss_per_char;
         self.pending.1 += 1;
@@ -394,6 +429,7 @@ mod tests {
             test_size: 4,
             forget_bias: 1.0,
             chrono: None,
+            fused: false,
         }
     }
 
@@ -401,7 +437,7 @@ mod tests {
     /// bit (the JSON holds every f64 exactly).
     fn resumes_exactly<C, const G: usize>(lstm: bool)
     where
-        C: Cell<Params = LayerParams<G>>,
+        C: MaybeFused<Params = LayerParams<G>>,
     {
         let task = Adding { seq_len: 7 };
         let cfg = cfg();

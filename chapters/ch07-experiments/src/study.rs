@@ -118,6 +118,7 @@ fn task_config(hidden: usize, steps: u64, seed: u64) -> RunConfig {
         test_size: 500,
         forget_bias: 0.0,
         chrono: None,
+        fused: false,
     }
 }
 
