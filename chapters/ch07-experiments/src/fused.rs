@@ -96,63 +96,45 @@ pub trait MaybeFused: Cell + Sized {
     ) -> Option<(f64, ModelGrads<Self::Grads>)>;
 }
 
-impl MaybeFused for Lstm {
-    const HAS_KERNEL: bool = true;
+/// `MaybeFused` for a cell: with chapter 6's kernel `$kernel` over `$g` gate blocks, or none.
+macro_rules! maybe_fused {
+    ($cell:ty, $kernel:ty, $g:literal) => {
+        impl MaybeFused for $cell {
+            const HAS_KERNEL: bool = true;
 
-    fn fused_loss_and_grads(
-        model: &CellModel<Self>,
-        x: ArrayView3<f64>,
-        loss: impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
-    ) -> Option<(f64, ModelGrads<Self::Grads>)> {
-        Some(kernel_loss_and_grads::<lstm::V2, 4>(
-            &model.cell,
-            &model.out,
-            x,
-            loss,
-        ))
-    }
+            fn fused_loss_and_grads(
+                model: &CellModel<Self>,
+                x: ArrayView3<f64>,
+                loss: impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
+            ) -> Option<(f64, ModelGrads<Self::Grads>)> {
+                Some(kernel_loss_and_grads::<$kernel, $g>(
+                    &model.cell,
+                    &model.out,
+                    x,
+                    loss,
+                ))
+            }
+        }
+    };
+    ($cell:ty) => {
+        impl MaybeFused for $cell {
+            const HAS_KERNEL: bool = false;
+
+            fn fused_loss_and_grads(
+                _: &CellModel<Self>,
+                _: ArrayView3<f64>,
+                _: impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
+            ) -> Option<(f64, ModelGrads<Self::Grads>)> {
+                None
+            }
+        }
+    };
 }
 
-impl MaybeFused for Gru {
-    const HAS_KERNEL: bool = true;
-
-    fn fused_loss_and_grads(
-        model: &CellModel<Self>,
-        x: ArrayView3<f64>,
-        loss: impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
-    ) -> Option<(f64, ModelGrads<Self::Grads>)> {
-        Some(kernel_loss_and_grads::<gru::V2, 3>(
-            &model.cell,
-            &model.out,
-            x,
-            loss,
-        ))
-    }
-}
-
-impl MaybeFused for Rnn {
-    const HAS_KERNEL: bool = false;
-
-    fn fused_loss_and_grads(
-        _: &CellModel<Self>,
-        _: ArrayView3<f64>,
-        _: impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
-    ) -> Option<(f64, ModelGrads<Self::Grads>)> {
-        None
-    }
-}
-
-impl MaybeFused for GruCho {
-    const HAS_KERNEL: bool = false;
-
-    fn fused_loss_and_grads(
-        _: &CellModel<Self>,
-        _: ArrayView3<f64>,
-        _: impl FnOnce(ArrayView3<f64>) -> (f64, Array3<f64>),
-    ) -> Option<(f64, ModelGrads<Self::Grads>)> {
-        None
-    }
-}
+maybe_fused!(Lstm, lstm::V2, 4);
+maybe_fused!(Gru, gru::V2, 3);
+maybe_fused!(Rnn);
+maybe_fused!(GruCho);
 
 #[cfg(test)]
 mod tests {
