@@ -37,7 +37,7 @@ fn json_output_has_one_row_per_implementation_with_every_field() {
     let rows: serde_json::Value = serde_json::from_slice(&stdout).expect("stdout is only JSON");
     let rows = rows.as_array().unwrap();
     let impls: Vec<&str> = rows.iter().map(|r| r["impl"].as_str().unwrap()).collect();
-    assert_eq!(impls, ["naive", "v1", "v2", "v3", "gemm"]);
+    assert_eq!(impls, ["naive", "v1", "v2", "v3", "v4", "v5", "v6", "gemm"]);
     for r in rows {
         for field in [
             "cell",
@@ -76,7 +76,7 @@ fn lists_run_every_combination_for_both_cells() {
         "1,2",
     ]);
     let rows: Vec<ch06_fused::results::BenchRow> = serde_json::from_slice(&stdout).unwrap();
-    assert_eq!(rows.len(), 2 * 2 * 5);
+    assert_eq!(rows.len(), 2 * 2 * 8);
     assert!(rows.iter().all(|r| r.cell == "gru"));
     let v3: Vec<(usize, usize)> = rows
         .iter()
@@ -84,10 +84,16 @@ fn lists_run_every_combination_for_both_cells() {
         .map(|r| (r.seq_len, r.threads))
         .collect();
     assert_eq!(v3, [(2, 1), (2, 2), (3, 1), (3, 2)]);
-    // Only v3 uses more than one thread.
+    let v6: Vec<(usize, usize)> = rows
+        .iter()
+        .filter(|r| r.implementation == "v6")
+        .map(|r| (r.seq_len, r.threads))
+        .collect();
+    assert_eq!(v6, v3);
+    // Only v3 and v6 use more than one thread.
     assert!(
         rows.iter()
-            .filter(|r| r.implementation != "v3")
+            .filter(|r| !["v3", "v6"].contains(&r.implementation.as_str()))
             .all(|r| r.threads == 1)
     );
 }

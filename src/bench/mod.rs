@@ -139,8 +139,9 @@ pub fn run(
 ) -> Result<Vec<BenchRow>> {
     let cell = validate(o)?;
     let combos = combinations(o);
-    // Check 4 implementations, time them and the GEMM in rounds, then PyTorch if asked.
-    let steps_per = 4 + o.repeats + usize::from(o.pytorch);
+    // Check every implementation, time them and the GEMM in rounds, then PyTorch if asked.
+    let checks = runners(cell, ch06_fused::runners::Shape::tiny(), 1).len();
+    let steps_per = checks + o.repeats + usize::from(o.pytorch);
     let total = combos.len() * steps_per;
     let mut done = 0;
     let mut rows = Vec::new();

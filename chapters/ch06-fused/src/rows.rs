@@ -21,6 +21,16 @@ pub fn sl_mut<'a>(a: ArrayViewMut1<'a, f32>) -> &'a mut [f32] {
     a.into_slice().expect("contiguous rows")
 }
 
+/// A standard-layout matrix's elements, row after row.
+pub fn flat(a: &Array2<f32>) -> &[f32] {
+    a.as_slice().expect("standard layout")
+}
+
+/// A standard-layout matrix's elements, row after row, mutable.
+pub fn flat_mut(a: &mut Array2<f32>) -> &mut [f32] {
+    a.as_slice_mut().expect("standard layout")
+}
+
 /// `[rows, cols]` with every row equal to `bias`.
 pub fn broadcast_rows(rows: usize, bias: &Array1<f32>) -> Array2<f32> {
     Array2::from_shape_fn((rows, bias.len()), |(_, j)| bias[j])

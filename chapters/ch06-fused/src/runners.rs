@@ -22,6 +22,7 @@ use crate::gru::{self, GruF32};
 use crate::kernel::Kernel;
 use crate::layer::LayerF32Grads;
 use crate::lstm::{self, LstmF32};
+use crate::simd::{Avx2, Avx512, Path, Portable};
 
 /// Named tensors (outputs, then gradients) in `f64`.
 pub type Named = Vec<(&'static str, ArrayD<f64>)>;
@@ -76,6 +77,16 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// `T = B = I = H = 1`: for asking how many runners there are.
+    pub fn tiny() -> Shape {
+        Shape {
+            seq_len: 1,
+            batch: 1,
+            input_size: 1,
+            hidden_size: 1,
+        }
+    }
+
     /// GEMM flops of one forward pass, `2·T·B·(I+H)·G·H`; forward + backward is three times it.
     pub fn forward_flops(&self, cell: CellKind) -> f64 {
         let Shape {
@@ -301,8 +312,25 @@ fn down<D: Dimension>(a: &Array<f64, D>) -> Array<f32, D> {
 }
 
 // ANCHOR: runners
-/// `naive` (the chapter's `f64` code), then `v1`, `v2`, `v3`, all on the same random problem.
+/// `naive` (the chapter's `f64` code), then `v1` … `v6`, all on the same random problem.
 pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> {
+    build(cell, shape, seed, Set::Versions)
+}
+
+/// `naive`, then v5's kernel on every SIMD path this CPU supports (`v5-avx512`, `v5-avx2`,
+/// `v5-portable`), on the same problem as [`runners`].
+pub fn path_runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> {
+    build(cell, shape, seed, Set::Paths)
+}
+
+/// Which implementations [`build`] makes.
+#[derive(Clone, Copy)]
+enum Set {
+    Versions,
+    Paths,
+}
+
+fn build(cell: CellKind, shape: Shape, seed: u64, set: Set) -> Vec<Box<dyn Runner>> {
     let (i, h) = (shape.input_size, shape.hidden_size);
     let mut rng = seeded_rng(seed);
     match cell {
@@ -327,7 +355,18 @@ pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> 
             };
             let p32 = LstmF32::from_f64(&p);
             let naive: Box<dyn Runner> = Box::new(Naive::<ch04_lstm::Lstm> { p, d: naive });
-            versions::<lstm::V1, lstm::V2, lstm::V3>(naive, p32, fast)
+            match set {
+                Set::Versions => {
+                    versions::<lstm::V1, lstm::V2, lstm::V3, lstm::V4, lstm::V5, lstm::V6>(
+                        naive, p32, fast,
+                    )
+                }
+                Set::Paths => {
+                    paths::<lstm::Packed<Avx512>, lstm::Packed<Avx2>, lstm::Packed<Portable>>(
+                        naive, p32, fast,
+                    )
+                }
+            }
         }
         CellKind::Gru => {
             let p = GruParams::init(i, h, &mut rng);
@@ -346,13 +385,22 @@ pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> 
             };
             let p32 = GruF32::from_f64(&p);
             let naive: Box<dyn Runner> = Box::new(Naive::<ch05_gru::Gru> { p, d: naive });
-            versions::<gru::V1, gru::V2, gru::V3>(naive, p32, fast)
+            match set {
+                Set::Versions => versions::<gru::V1, gru::V2, gru::V3, gru::V4, gru::V5, gru::V6>(
+                    naive, p32, fast,
+                ),
+                Set::Paths => {
+                    paths::<gru::Packed<Avx512>, gru::Packed<Avx2>, gru::Packed<Portable>>(
+                        naive, p32, fast,
+                    )
+                }
+            }
         }
     }
 }
 
-/// `naive`, then the three fast versions of one cell on the same `f32` problem.
-fn versions<V1, V2, V3>(
+/// `naive`, then the six fast versions of one cell on the same `f32` problem.
+fn versions<V1, V2, V3, V4, V5, V6>(
     naive: Box<dyn Runner>,
     p: V1::Params,
     d: Problem<f32, V1::State>,
@@ -361,21 +409,53 @@ where
     V1: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
     V2: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
     V3: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
+    V4: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
+    V5: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
+    V6: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
 {
     vec![
         naive,
-        Box::new(Fast::<V1> {
-            name: "v1",
-            p: p.clone(),
-            d: d.clone(),
-        }),
-        Box::new(Fast::<V2> {
-            name: "v2",
-            p: p.clone(),
-            d: d.clone(),
-        }),
-        Box::new(Fast::<V3> { name: "v3", p, d }),
+        fast::<V1>("v1", &p, &d),
+        fast::<V2>("v2", &p, &d),
+        fast::<V3>("v3", &p, &d),
+        fast::<V4>("v4", &p, &d),
+        fast::<V5>("v5", &p, &d),
+        fast::<V6>("v6", &p, &d),
     ]
+}
+
+/// `naive`, then one kernel per supported SIMD path.
+fn paths<A512, A2, P>(
+    naive: Box<dyn Runner>,
+    p: P::Params,
+    d: Problem<f32, P::State>,
+) -> Vec<Box<dyn Runner>>
+where
+    P: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
+    A512: Kernel<Params = P::Params, State = P::State, Grads = P::Grads> + Sync + 'static,
+    A2: Kernel<Params = P::Params, State = P::State, Grads = P::Grads> + Sync + 'static,
+{
+    let mut out = vec![naive];
+    if Path::Avx512.is_supported() {
+        out.push(fast::<A512>("v5-avx512", &p, &d));
+    }
+    if Path::Avx2.is_supported() {
+        out.push(fast::<A2>("v5-avx2", &p, &d));
+    }
+    out.push(fast::<P>("v5-portable", &p, &d));
+    out
+}
+
+/// One fast version on a copy of the problem.
+fn fast<K>(name: &'static str, p: &K::Params, d: &Problem<f32, K::State>) -> Box<dyn Runner>
+where
+    K: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
+{
+    Box::new(Fast::<K> {
+        name,
+        p: p.clone(),
+        d: d.clone(),
+    })
 }
 // ANCHOR_END: runners
 

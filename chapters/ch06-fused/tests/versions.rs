@@ -1,7 +1,8 @@
 //! Every fast version against the chapter 4/5 `f64` code: outputs, final states and every
 //! gradient, within the named `f32` tolerance, on several shapes and thread counts.
 
-use ch06_fused::runners::{CellKind, Named, Shape, check, runners};
+use ch06_fused::runners::{CellKind, Named, Shape, check, path_runners, runners};
+use ch06_fused::simd::Path;
 
 const SHAPES: [(usize, usize, usize, usize); 5] = [
     (5, 3, 4, 6),
@@ -20,7 +21,7 @@ fn shape((seq_len, batch, input_size, hidden_size): (usize, usize, usize, usize)
     }
 }
 
-/// Version `version` (1, 2 or 3) of `cell` against the chapter code, on every shape, in a pool
+/// Version `version` (1 to 6) of `cell` against the chapter code, on every shape, in a pool
 /// of `threads` threads.
 fn check_version(cell: CellKind, version: usize, threads: usize) {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -31,7 +32,7 @@ fn check_version(cell: CellKind, version: usize, threads: usize) {
         for (k, s) in SHAPES.into_iter().enumerate() {
             let rs = runners(cell, shape(s), 60 + k as u64);
             let names: Vec<_> = rs.iter().map(|r| r.name()).collect();
-            assert_eq!(names, ["naive", "v1", "v2", "v3"]);
+            assert_eq!(names, ["naive", "v1", "v2", "v3", "v4", "v5", "v6"]);
             let want = rs[0].outputs();
             let r = &rs[version];
             if let Err(e) = check(&r.outputs(), &want) {
@@ -62,6 +63,56 @@ fn v3_of_the_lstm_and_the_gru_matches_on_one_two_and_three_threads() {
     for threads in [1, 2, 3] {
         check_version(CellKind::Lstm, 3, threads);
         check_version(CellKind::Gru, 3, threads);
+    }
+}
+
+#[test]
+fn v4_of_the_lstm_and_the_gru_matches_chapters_4_and_5() {
+    check_version(CellKind::Lstm, 4, 1);
+    check_version(CellKind::Gru, 4, 1);
+}
+
+#[test]
+fn v5_of_the_lstm_and_the_gru_matches_chapters_4_and_5() {
+    check_version(CellKind::Lstm, 5, 1);
+    check_version(CellKind::Gru, 5, 1);
+}
+
+#[test]
+fn v6_of_the_lstm_and_the_gru_matches_on_one_two_and_three_threads() {
+    for threads in [1, 2, 3] {
+        check_version(CellKind::Lstm, 6, threads);
+        check_version(CellKind::Gru, 6, threads);
+    }
+}
+
+/// Shapes for the SIMD paths: every tile height and a partial last tile and unit block on each
+/// path (AVX-512 tiles are 6 or 8 rows of 16 units, AVX2 3 or 4 rows of 8, portable 4 of 8).
+const PATH_SHAPES: [(usize, usize, usize, usize); 6] = [
+    (4, 1, 5, 16),   // B = 1: the matrix-vector case
+    (3, 7, 9, 33),   // one full tile and a partial one; H = 2 blocks of 16 and 1 unit
+    (5, 9, 3, 8),    // B = 9: AVX-512's GRU tiles of 8 and 1
+    (2, 13, 17, 70), // H = 70: a partial backward panel on every path
+    (6, 4, 2, 1),    // H = 1
+    (20, 2, 6, 24),
+];
+
+#[test]
+fn v5_matches_the_chapters_on_every_simd_path_this_cpu_has() {
+    let paths = Path::supported();
+    eprintln!("SIMD paths on this CPU: {paths:?}");
+    for cell in [CellKind::Lstm, CellKind::Gru] {
+        for (k, s) in PATH_SHAPES.into_iter().chain(SHAPES).enumerate() {
+            let rs = path_runners(cell, shape(s), 80 + k as u64);
+            let names: Vec<_> = rs.iter().map(|r| r.name()).collect();
+            assert_eq!(names.len(), 1 + paths.len(), "{names:?}");
+            assert_eq!(names.last(), Some(&"v5-portable"));
+            let want = rs[0].outputs();
+            for r in &rs[1..] {
+                check(&r.outputs(), &want)
+                    .unwrap_or_else(|e| panic!("{} {} {s:?}: {e}", cell.name(), r.name()));
+            }
+        }
     }
 }
 

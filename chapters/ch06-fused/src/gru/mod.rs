@@ -12,14 +12,17 @@
 use std::marker::PhantomData;
 
 use ch00_foundations::notation::GRU_GATES;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
 
 use crate::act::{Act, Fast, Libm};
 use crate::kernel::Kernel;
 use crate::layer::{LayerF32, LayerF32Grads};
+use crate::matmul::{Gemm, MatMul, Ndarray};
 use crate::rows::{blocks, broadcast_rows, sl, sl_mut, sum_rows};
 use crate::threads::Split;
+
+mod packed;
+pub use packed::Packed;
 
 /// v1: the fused kernel with the standard library's activations.
 pub type V1 = Fused<Libm>;
@@ -27,6 +30,15 @@ pub type V1 = Fused<Libm>;
 pub type V2 = Fused<Fast>;
 /// v3: v2 on every thread of the current rayon pool, one block of batch rows each.
 pub type V3 = Split<V2>;
+/// v4: v2 with every matrix product by the `gemm` crate instead of `matrixmultiply`.
+pub type V4 = Fused<Fast, Gemm>;
+crate::simd::on_best_path! {
+    /// v5: `weight_hh` packed once per sequence, the gate math fused into the per-step product,
+    /// on the best SIMD path of this CPU ([`Packed`]); the large products as v4's.
+    V5 = Packed
+}
+/// v6: v5 on every thread of the current rayon pool, one block of batch rows each.
+pub type V6 = Split<V5>;
 
 /// GRU weights in `f32`, PyTorch layout (blocks r, z, n).
 pub type GruF32 = LayerF32<GRU_GATES>;
@@ -82,7 +94,7 @@ fn row_forward<A: Act>(
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_backward(
-    gates: &[f32],
+    [r, z, n]: [&[f32]; 3],
     ghn: &[f32],
     h_prev: &[f32],
     dh: &[f32],
@@ -95,7 +107,7 @@ fn row_backward(
     dh_prev: &mut [f32],
 ) {
     let h = dh.len();
-    let (r, z, n) = (&gates[..h], &gates[h..2 * h], &gates[2 * h..3 * h]);
+    let (r, z, n) = (&r[..h], &z[..h], &n[..h]);
     let (ghn, h_prev, dh_prev) = (&ghn[..h], &h_prev[..h], &mut dh_prev[..h]);
     let (dir, diz, din) = (&mut dir[..h], &mut diz[..h], &mut din[..h]);
     let (dhr, dhz, dhn) = (&mut dhr[..h], &mut dhz[..h], &mut dhn[..h]);
@@ -152,8 +164,9 @@ fn gates_backward(
     for k in 0..dh.nrows() {
         let [dir, diz, din] = blocks::<3>(sl_mut(dgi.row_mut(k)));
         let [dhr, dhz, dhn] = blocks::<3>(sl_mut(dgh.row_mut(k)));
+        let g = sl(gates.row(k));
         row_backward(
-            sl(gates.row(k)),
+            [&g[..h], &g[h..2 * h], &g[2 * h..]],
             &sl(gh.row(k))[2 * h..],
             sl(h_prev.row(k)),
             sl(dh.row(k)),
@@ -169,9 +182,9 @@ fn gates_backward(
 }
 
 /// The fused GRU kernel with activations `A`: [`V1`] and [`V2`]. The state is `h: [B, H]`.
-pub struct Fused<A>(PhantomData<A>);
+pub struct Fused<A, M = Ndarray>(PhantomData<(A, M)>);
 
-impl<A: Act> Kernel for Fused<A> {
+impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
     type Params = GruF32;
     type State = Array2<f32>;
     type Grads = GruF32Grads;
@@ -184,18 +197,10 @@ impl<A: Act> Kernel for Fused<A> {
         x: ArrayView3<f32>,
         h0: &Array2<f32>,
     ) -> (Array3<f32>, Array2<f32>, GruF32Cache) {
-        let (t_len, b, i) = x.dim();
+        check_forward(p, x, h0);
+        let (t_len, b, _) = x.dim();
         let h = p.hidden_size();
-        assert_eq!(
-            i,
-            p.weight_ih.ncols(),
-            "x is [T, B, I] but weight_ih expects I = {}",
-            p.weight_ih.ncols()
-        );
-        assert_eq!(h0.dim(), (b, h), "h0 must be [B, H]");
-        let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
-        let mut gates = broadcast_rows(t_len * b, &p.bias_ih); // becomes r, z, n
-        general_mat_mul(1.0, &x2, &p.weight_ih.t(), 1.0, &mut gates); // X W_ihᵀ + b_ih, all steps
+        let (x2, mut gates) = input_side::<M>(p, x); // X W_ihᵀ + b_ih, all steps; becomes r, z, n
         let mut gh = broadcast_rows(t_len * b, &p.bias_hh);
         let mut h_all = Array2::zeros(((t_len + 1) * b, h));
         h_all.slice_mut(s![0..b, ..]).assign(h0);
@@ -203,7 +208,13 @@ impl<A: Act> Kernel for Fused<A> {
             let (now, next) = (t * b..(t + 1) * b, (t + 1) * b..(t + 2) * b);
             let (h_prev, mut h_t) = h_all.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
             let mut gh_t = gh.slice_mut(s![now.clone(), ..]);
-            general_mat_mul(1.0, &h_prev, &p.weight_hh.t(), 1.0, &mut gh_t); // += h_{t-1} W_hhᵀ
+            M::mat_mul(
+                1.0,
+                &h_prev.view(),
+                &p.weight_hh.t(),
+                1.0,
+                &mut gh_t.view_mut(),
+            ); // += h_{t-1} W_hhᵀ
             let gi_t = gates.slice_mut(s![now, ..]);
             A::block(|| gates_forward::<A>(gi_t, gh_t.view(), h_prev.view(), h_t.view_mut()));
         }
@@ -232,14 +243,8 @@ impl<A: Act> Kernel for Fused<A> {
         dy: ArrayView3<f32>,
         dh_n: &Array2<f32>,
     ) -> (GruF32Grads, Array3<f32>, Array2<f32>) {
+        check_backward(cache, dy, dh_n);
         let (t_len, b, h) = dy.dim();
-        let i = cache.x.ncols();
-        assert_eq!(
-            cache.gates.nrows(),
-            t_len * b,
-            "dy must be [T, B, H] as in the forward pass"
-        );
-        assert_eq!(dh_n.dim(), (b, h), "dh_n must be [B, H]");
         let mut dgi = Array2::zeros((t_len * b, 3 * h)); // at X W_ihᵀ + b_ih, every step
         let mut dgh = Array2::zeros((t_len * b, 3 * h)); // at h W_hhᵀ + b_hh, every step
         let mut dh = dh_n.clone();
@@ -260,24 +265,102 @@ impl<A: Act> Kernel for Fused<A> {
                     dh_prev.view_mut(),
                 )
             });
-            general_mat_mul(1.0, &dgh_t, &p.weight_hh, 1.0, &mut dh_prev); // += dgh_t · W_hh
+            M::mat_mul(
+                1.0,
+                &dgh_t.view(),
+                &p.weight_hh.view(),
+                1.0,
+                &mut dh_prev.view_mut(),
+            ); // += dgh_t · W_hh
             std::mem::swap(&mut dh, &mut dh_prev);
         }
-        let h_prev = cache.h_all.slice(s![..t_len * b, ..]);
-        let mut dweight_ih = Array2::zeros((3 * h, i));
-        general_mat_mul(1.0, &dgi.t(), &cache.x, 0.0, &mut dweight_ih); // dGIᵀ · X
-        let mut dweight_hh = Array2::zeros((3 * h, h));
-        general_mat_mul(1.0, &dgh.t(), &h_prev, 0.0, &mut dweight_hh); // dGHᵀ · H_prev
-        let mut dx = Array2::zeros((t_len * b, i));
-        general_mat_mul(1.0, &dgi, &p.weight_ih, 0.0, &mut dx); // dGI · W_ih
-        let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
-        let grads = GruF32Grads {
-            dweight_ih,
-            dweight_hh,
-            dbias_ih: sum_rows(&dgi),
-            dbias_hh: sum_rows(&dgh),
-        };
+        let (grads, dx) = weight_grads::<M>(p, cache, &dgi, &dgh);
         (grads, dx, dh)
     }
     // ANCHOR_END: backward
+}
+
+/// The shapes `forward` needs, checked with messages that name them.
+fn check_forward(p: &GruF32, x: ArrayView3<f32>, h0: &Array2<f32>) {
+    let (_, b, i) = x.dim();
+    assert_eq!(
+        i,
+        p.weight_ih.ncols(),
+        "x is [T, B, I] but weight_ih expects I = {}",
+        p.weight_ih.ncols()
+    );
+    assert_eq!(h0.dim(), (b, p.hidden_size()), "h0 must be [B, H]");
+}
+
+/// The shapes `backward` needs.
+fn check_backward(cache: &GruF32Cache, dy: ArrayView3<f32>, dh_n: &Array2<f32>) {
+    let (t_len, b, h) = dy.dim();
+    assert_eq!(
+        cache.gates.nrows(),
+        t_len * b,
+        "dy must be [T, B, H] as in the forward pass"
+    );
+    assert_eq!(dh_n.dim(), (b, h), "dh_n must be [B, H]");
+}
+
+/// `x` as `[T·B, I]` and the input side of every step, `X W_ihᵀ + b_ih`, in one GEMM.
+fn input_side<M: MatMul>(p: &GruF32, x: ArrayView3<f32>) -> (Array2<f32>, Array2<f32>) {
+    let (t_len, b, i) = x.dim();
+    let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
+    let mut gates = broadcast_rows(t_len * b, &p.bias_ih);
+    M::mat_mul(
+        1.0,
+        &x2.view(),
+        &p.weight_ih.t(),
+        1.0,
+        &mut gates.view_mut(),
+    );
+    (x2, gates)
+}
+
+/// The weight gradients for all steps at once, and `dx`, from every step's gradients at the
+/// input side (`dgi`) and at the hidden side (`dgh`), both `[T·B, 3H]`.
+fn weight_grads<M: MatMul>(
+    p: &GruF32,
+    cache: &GruF32Cache,
+    dgi: &Array2<f32>,
+    dgh: &Array2<f32>,
+) -> (GruF32Grads, Array3<f32>) {
+    let (rows, h) = (dgi.nrows(), p.hidden_size());
+    let (i, b) = (cache.x.ncols(), cache.h_all.nrows() - rows);
+    let h_prev = cache.h_all.slice(s![..rows, ..]);
+    let mut dweight_ih = Array2::zeros((3 * h, i));
+    M::mat_mul(
+        1.0,
+        &dgi.t(),
+        &cache.x.view(),
+        0.0,
+        &mut dweight_ih.view_mut(),
+    ); // dGIᵀ · X
+    let mut dweight_hh = Array2::zeros((3 * h, h));
+    M::mat_mul(
+        1.0,
+        &dgh.t(),
+        &h_prev.view(),
+        0.0,
+        &mut dweight_hh.view_mut(),
+    ); // dGHᵀ · H_prev
+    let mut dx = Array2::zeros((rows, i));
+    M::mat_mul(
+        1.0,
+        &dgi.view(),
+        &p.weight_ih.view(),
+        0.0,
+        &mut dx.view_mut(),
+    ); // dGI · W_ih
+    let dx = dx
+        .into_shape_with_order((rows / b, b, i))
+        .expect("[T, B, I]");
+    let grads = GruF32Grads {
+        dweight_ih,
+        dweight_hh,
+        dbias_ih: sum_rows(dgi),
+        dbias_hh: sum_rows(dgh),
+    };
+    (grads, dx)
 }

@@ -16,14 +16,17 @@ use std::marker::PhantomData;
 use std::ops::Range;
 
 use ch00_foundations::notation::LSTM_GATES;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
 
 use crate::act::{Act, Fast, Libm};
 use crate::kernel::{BatchRows, Kernel};
 use crate::layer::{LayerF32, LayerF32Grads};
+use crate::matmul::{Gemm, MatMul, Ndarray};
 use crate::rows::{blocks, broadcast_rows, sl, sl_mut, sum_rows};
 use crate::threads::Split;
+
+mod packed;
+pub use packed::Packed;
 
 // ANCHOR: versions
 /// v1: the fused kernel with the standard library's activations.
@@ -32,6 +35,15 @@ pub type V1 = Fused<Libm>;
 pub type V2 = Fused<Fast>;
 /// v3: v2 on every thread of the current rayon pool, one block of batch rows each.
 pub type V3 = Split<V2>;
+/// v4: v2 with every matrix product by the `gemm` crate instead of `matrixmultiply`.
+pub type V4 = Fused<Fast, Gemm>;
+crate::simd::on_best_path! {
+    /// v5: `weight_hh` packed once per sequence, the gate math fused into the per-step product,
+    /// on the best SIMD path of this CPU ([`Packed`]); the large products as v4's.
+    V5 = Packed
+}
+/// v6: v5 on every thread of the current rayon pool, one block of batch rows each.
+pub type V6 = Split<V5>;
 // ANCHOR_END: versions
 
 /// LSTM weights in `f32`, PyTorch layout (blocks i, f, g, o).
@@ -128,13 +140,14 @@ fn row_forward<A: Act>(
 // ANCHOR_END: row_forward
 
 // ANCHOR: row_backward
-/// One row of one step backward. Reads the activated gates `[i | f | g | o]`, `c_{t-1}`,
+/// One row of one step backward. Reads the activated gates `gi, gf, gg, go`, `c_{t-1}`,
 /// `tanh(c_t)` and `dh` (the total gradient at `h_t`); `dc` comes in at `c_t` and leaves at
-/// `c_{t-1}`; `dgates` receives the gradients at the four pre-activations.
+/// `c_{t-1}`; `dgi … dgo` receive the gradients at the four pre-activations. Any run of units
+/// works: a whole row (v1, v2) or a tile's units (v4).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_backward(
-    gates: &[f32],
+    [gi, gf, gg, go]: [&[f32]; 4],
     c_prev: &[f32],
     tanh_c: &[f32],
     dh: &[f32],
@@ -145,12 +158,7 @@ fn row_backward(
     dgo: &mut [f32],
 ) {
     let h = dh.len();
-    let (gi, gf, gg, go) = (
-        &gates[..h],
-        &gates[h..2 * h],
-        &gates[2 * h..3 * h],
-        &gates[3 * h..4 * h],
-    );
+    let (gi, gf, gg, go) = (&gi[..h], &gf[..h], &gg[..h], &go[..h]);
     let (c_prev, tanh_c, dc) = (&c_prev[..h], &tanh_c[..h], &mut dc[..h]);
     let (dgi, dgf, dgg, dgo) = (&mut dgi[..h], &mut dgf[..h], &mut dgg[..h], &mut dgo[..h]);
     for j in 0..h {
@@ -203,10 +211,12 @@ fn gates_backward(
     mut dc: ArrayViewMut2<f32>,
     mut dgates: ArrayViewMut2<f32>,
 ) {
+    let h = dh.ncols();
     for r in 0..dh.nrows() {
         let [dgi, dgf, dgg, dgo] = blocks::<4>(sl_mut(dgates.row_mut(r)));
+        let g = sl(gates.row(r));
         row_backward(
-            sl(gates.row(r)),
+            [&g[..h], &g[h..2 * h], &g[2 * h..3 * h], &g[3 * h..]],
             sl(c_prev.row(r)),
             sl(tanh_c.row(r)),
             sl(dh.row(r)),
@@ -221,9 +231,9 @@ fn gates_backward(
 // ANCHOR_END: gates_backward
 
 /// The fused LSTM kernel with activations `A`: [`V1`] and [`V2`].
-pub struct Fused<A>(PhantomData<A>);
+pub struct Fused<A, M = Ndarray>(PhantomData<(A, M)>);
 
-impl<A: Act> Kernel for Fused<A> {
+impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
     type Params = LstmF32;
     type State = LstmState;
     type Grads = LstmF32Grads;
@@ -238,24 +248,10 @@ impl<A: Act> Kernel for Fused<A> {
         s0: &LstmState,
     ) -> (Array3<f32>, LstmState, LstmF32Cache) {
         let (h0, c0) = (&s0.h, &s0.c);
-        let (t_len, b, i) = x.dim();
+        let (t_len, b, _) = x.dim();
         let h = p.hidden_size();
-        assert_eq!(
-            i,
-            p.weight_ih.ncols(),
-            "x is [T, B, I] but weight_ih expects I = {}",
-            p.weight_ih.ncols()
-        );
-        assert_eq!(
-            (h0.dim(), c0.dim()),
-            ((b, h), (b, h)),
-            "h0 and c0 must be [B, H]"
-        );
-        let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
-        // All steps' input projections in one GEMM: [T·B, I] · [I, 4H], onto the two biases
-        // (which only act together).
-        let mut gates = broadcast_rows(t_len * b, &(&p.bias_ih + &p.bias_hh));
-        general_mat_mul(1.0, &x2, &p.weight_ih.t(), 1.0, &mut gates);
+        check_forward(p, x, s0);
+        let (x2, mut gates) = input_side::<M>(p, x);
         let mut c = Array2::zeros(((t_len + 1) * b, h));
         c.slice_mut(s![0..b, ..]).assign(c0);
         let mut tanh_c = Array2::zeros((t_len * b, h));
@@ -266,7 +262,13 @@ impl<A: Act> Kernel for Fused<A> {
             let (h_prev, mut h_t) =
                 h_all.multi_slice_mut((s![now.clone(), ..], s![next.clone(), ..]));
             let mut g = gates.slice_mut(s![now.clone(), ..]);
-            general_mat_mul(1.0, &h_prev, &p.weight_hh.t(), 1.0, &mut g); // += h_{t-1} · W_hhᵀ
+            M::mat_mul(
+                1.0,
+                &h_prev.view(),
+                &p.weight_hh.t(),
+                1.0,
+                &mut g.view_mut(),
+            ); // += h_{t-1} · W_hhᵀ
             let (c_prev, c_next) = c.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
             let tc = tanh_c.slice_mut(s![now, ..]);
             A::block(|| gates_forward::<A>(g, c_prev.view(), c_next, tc, h_t.view_mut()));
@@ -301,17 +303,7 @@ impl<A: Act> Kernel for Fused<A> {
     ) -> (LstmF32Grads, Array3<f32>, LstmState) {
         let (dh_n, dc_n) = (&ds_n.h, &ds_n.c);
         let (t_len, b, h) = dy.dim();
-        let i = cache.x.ncols();
-        assert_eq!(
-            cache.gates.nrows(),
-            t_len * b,
-            "dy must be [T, B, H] as in the forward pass"
-        );
-        assert_eq!(
-            (dh_n.dim(), dc_n.dim()),
-            ((b, h), (b, h)),
-            "dh_n and dc_n must be [B, H]"
-        );
+        check_backward(cache, dy, ds_n);
         let mut dgates = Array2::zeros((t_len * b, 4 * h)); // every step's dgates, kept for the GEMMs
         let mut dh = dh_n.clone();
         let mut dc = dc_n.clone();
@@ -329,25 +321,114 @@ impl<A: Act> Kernel for Fused<A> {
                     dg.view_mut(),
                 )
             });
-            general_mat_mul(1.0, &dg, &p.weight_hh, 0.0, &mut dh); // dh_{t-1} = dgates_t · W_hh
+            M::mat_mul(
+                1.0,
+                &dg.view(),
+                &p.weight_hh.view(),
+                0.0,
+                &mut dh.view_mut(),
+            ); // dh_{t-1} = dgates_t · W_hh
         }
-        // The weight gradients for all steps at once.
-        let h_prev = cache.h_all.slice(s![..t_len * b, ..]);
-        let mut dweight_ih = Array2::zeros((4 * h, i));
-        general_mat_mul(1.0, &dgates.t(), &cache.x, 0.0, &mut dweight_ih); // dGatesᵀ · X
-        let mut dweight_hh = Array2::zeros((4 * h, h));
-        general_mat_mul(1.0, &dgates.t(), &h_prev, 0.0, &mut dweight_hh); // dGatesᵀ · H_prev
-        let dbias = sum_rows(&dgates); // the gradient of each of b_ih and b_hh
-        let mut dx = Array2::zeros((t_len * b, i));
-        general_mat_mul(1.0, &dgates, &p.weight_ih, 0.0, &mut dx); // dGates · W_ih
-        let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
-        let grads = LstmF32Grads {
-            dweight_ih,
-            dweight_hh,
-            dbias_ih: dbias.clone(),
-            dbias_hh: dbias,
-        };
+        let (grads, dx) = weight_grads::<M>(p, cache, &dgates);
         (grads, dx, LstmState { h: dh, c: dc })
     }
     // ANCHOR_END: backward
 }
+
+/// The shapes `forward` needs, checked with messages that name them.
+fn check_forward(p: &LstmF32, x: ArrayView3<f32>, s0: &LstmState) {
+    let (_, b, i) = x.dim();
+    let h = p.hidden_size();
+    assert_eq!(
+        i,
+        p.weight_ih.ncols(),
+        "x is [T, B, I] but weight_ih expects I = {}",
+        p.weight_ih.ncols()
+    );
+    assert_eq!(
+        (s0.h.dim(), s0.c.dim()),
+        ((b, h), (b, h)),
+        "h0 and c0 must be [B, H]"
+    );
+}
+
+/// The shapes `backward` needs.
+fn check_backward(cache: &LstmF32Cache, dy: ArrayView3<f32>, ds_n: &LstmState) {
+    let (t_len, b, h) = dy.dim();
+    assert_eq!(
+        cache.gates.nrows(),
+        t_len * b,
+        "dy must be [T, B, H] as in the forward pass"
+    );
+    assert_eq!(
+        (ds_n.h.dim(), ds_n.c.dim()),
+        ((b, h), (b, h)),
+        "dh_n and dc_n must be [B, H]"
+    );
+}
+
+// ANCHOR: input_side
+/// `x` as `[T·B, I]`, and every step's input projection in one GEMM, `[T·B, I] · [I, 4H]`, onto
+/// the two biases (which only act together): the gate pre-activations but for `h_{t-1} W_hhᵀ`.
+fn input_side<M: MatMul>(p: &LstmF32, x: ArrayView3<f32>) -> (Array2<f32>, Array2<f32>) {
+    let (t_len, b, i) = x.dim();
+    let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
+    let mut gates = broadcast_rows(t_len * b, &(&p.bias_ih + &p.bias_hh));
+    M::mat_mul(
+        1.0,
+        &x2.view(),
+        &p.weight_ih.t(),
+        1.0,
+        &mut gates.view_mut(),
+    );
+    (x2, gates)
+}
+// ANCHOR_END: input_side
+
+// ANCHOR: weight_grads
+/// The weight gradients for all steps at once, and `dx`, from every step's `dgates: [T·B, 4H]`.
+fn weight_grads<M: MatMul>(
+    p: &LstmF32,
+    cache: &LstmF32Cache,
+    dgates: &Array2<f32>,
+) -> (LstmF32Grads, Array3<f32>) {
+    let (rows, h) = (dgates.nrows(), p.hidden_size());
+    let (i, b) = (cache.x.ncols(), cache.h_all.nrows() - rows);
+    let h_prev = cache.h_all.slice(s![..rows, ..]);
+    let mut dweight_ih = Array2::zeros((4 * h, i));
+    M::mat_mul(
+        1.0,
+        &dgates.t(),
+        &cache.x.view(),
+        0.0,
+        &mut dweight_ih.view_mut(),
+    ); // dGatesᵀ · X
+    let mut dweight_hh = Array2::zeros((4 * h, h));
+    M::mat_mul(
+        1.0,
+        &dgates.t(),
+        &h_prev.view(),
+        0.0,
+        &mut dweight_hh.view_mut(),
+    ); // dGatesᵀ · H_prev
+    let dbias = sum_rows(dgates); // the gradient of each of b_ih and b_hh
+    let mut dx = Array2::zeros((rows, i));
+    M::mat_mul(
+        1.0,
+        &dgates.view(),
+        &p.weight_ih.view(),
+        0.0,
+        &mut dx.view_mut(),
+    ); // dGates · W_ih
+    let dx = dx
+        .into_shape_with_order((rows / b, b, i))
+        .expect("[T, B, I]");
+    let grads = LstmF32Grads {
+        dweight_ih,
+        dweight_hh,
+        dbias_ih: dbias.clone(),
+        dbias_hh: dbias,
+    };
+    (grads, dx)
+}
+// ANCHOR_END: weight_grads

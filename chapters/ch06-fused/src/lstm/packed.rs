@@ -1,0 +1,291 @@
+//! v5 of the LSTM: `weight_hh` packed once per sequence, and a per-step kernel that computes the
+//! recurrent product tile by tile in registers and applies the gate math to each tile as soon
+//! as it is done (the epilogue fused into the product), on the best SIMD path of the CPU.
+//!
+//! In v2 every step calls a library GEMM, `[B, H] · [H, 4H]`, which packs `weight_hh` into its
+//! own layout *every step* (T times per sequence) and writes the `[B, 4H]` pre-activations to
+//! the gate buffer, which the gate loop then reads back. Here:
+//!
+//! - [`pack_gates`] lays `weight_hh` out once per sequence so that one tile produces all four
+//!   gates of the same `L` units: `[unit block][k][i | f | g | o, L lanes each]`;
+//! - a tile of `MR` batch rows × those `4L` gate columns is accumulated in registers
+//!   ([`Simd::tile`]), starting from the input side already in the gate buffer;
+//! - the tile's gate math (chapter 6's own [`row_forward`]) runs on it while it is in L1, and
+//!   only the activated gates the backward pass needs are written out.
+//!
+//! The backward pass does the same with `dh_{t-1} = dgates_t · W_hh`: `weight_hh` packed once in
+//! column panels ([`pack_cols`]), and each tile of `dh_{t-1}` goes straight into step `t−1`'s
+//! [`row_backward`] for its units. With `B ≤ MR` (4 on AVX2, 6 on AVX-512) a step is one row of
+//! tiles: a matrix-vector product streaming the packed weights from cache, which is the
+//! small-batch path.
+
+use std::marker::PhantomData;
+
+use ndarray::{Array2, Array3, ArrayView3, Axis, s};
+
+use super::{
+    LstmF32, LstmF32Cache, LstmF32Grads, LstmState, check_backward, check_forward, input_side,
+    row_backward, row_forward, weight_grads,
+};
+use crate::act::Fast;
+use crate::kernel::Kernel;
+use crate::matmul::Gemm;
+use crate::rows::{flat as slice, flat_mut as slice_mut};
+use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
+
+/// The LSTM with `weight_hh` packed once and the gate math fused into the per-step product, on
+/// SIMD path `S`. [`super::V5`] picks `S` at run time.
+pub struct Packed<S>(PhantomData<S>);
+
+/// Gate blocks: i, f, g, o.
+const G: usize = 4;
+/// Vectors per tile row in the backward product (`4·L` units of `dh_{t-1}` per tile).
+const NV_BACK: usize = 4;
+
+// ANCHOR: step_forward
+/// One forward step: `gates_t: [B, 4H]` holds the input side of step `t` and receives the
+/// activated gates; `h_prev`, `c_prev` are `[B, H]`, `c_next`, `tanh_c`, `h_next` receive `c_t`,
+/// `tanh(c_t)`, `h_t`. `w` is `weight_hh` packed by [`pack_gates`] for `S::LANES`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_forward<S: Simd>(
+    h: usize,
+    w: &[f32],
+    gates_t: &mut [f32],
+    h_prev: &[f32],
+    c_prev: &[f32],
+    c_next: &mut [f32],
+    tanh_c: &mut [f32],
+    h_next: &mut [f32],
+) {
+    let (l, b) = (S::LANES, h_prev.len() / h);
+    let (nr, mr) = (G * l, S::mr(G));
+    let mut tile = [0.0f32; MAX_TILE];
+    for (r0, m) in row_tiles(b, mr) {
+        for (u, panel) in w.chunks_exact(h * nr).enumerate() {
+            let (j0, n) = (u * l, l.min(h - u * l)); // units j0 … j0+n−1
+            let acc = &mut tile[..m * nr];
+            for r in 0..m {
+                let row = &gates_t[(r0 + r) * G * h..][..G * h];
+                for g in 0..G {
+                    let dst = &mut acc[r * nr + g * l..][..l];
+                    dst[..n].copy_from_slice(&row[g * h + j0..][..n]); // the input side
+                    dst[n..].fill(0.0);
+                }
+            }
+            S::tile::<G>(m, h, &h_prev[r0 * h..], h, panel, acc); // += h_{t-1} · W_hhᵀ
+            for r in 0..m {
+                let (rr, row) = (r0 + r, &mut acc[r * nr..][..nr]);
+                let (gi, rest) = row.split_at_mut(l);
+                let (gf, rest) = rest.split_at_mut(l);
+                let (gg, go) = rest.split_at_mut(l);
+                let at = rr * h + j0;
+                row_forward::<Fast>(
+                    gi,
+                    gf,
+                    gg,
+                    go,
+                    &c_prev[at..][..n],
+                    &mut c_next[at..][..n],
+                    &mut tanh_c[at..][..n],
+                    &mut h_next[at..][..n],
+                );
+                let out = &mut gates_t[rr * G * h..][..G * h];
+                for (g, gate) in [&*gi, &*gf, &*gg, &*go].into_iter().enumerate() {
+                    out[g * h + j0..][..n].copy_from_slice(&gate[..n]); // kept for backward
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: step_forward
+
+// ANCHOR: step_backward
+/// One backward product, fused with the step before it: `dh_{t-1} = dgates_t · W_hh` tile by
+/// tile (`w` is `weight_hh` packed by [`pack_cols`]); each tile, plus `dy_{t-1}`, goes straight
+/// into step `t−1`'s [`row_backward`] for its units, which writes `dgates_{t-1}` and moves
+/// `dc` to `c_{t-2}`. Without a step before (`prev = None`), the tile is `dh0`, written to `dh0`.
+#[inline(always)]
+fn step_backward<S: Simd>(
+    h: usize,
+    w: &[f32],
+    dgates_t: &[f32],
+    mut prev: Option<PrevStep<'_>>,
+    dc: &mut [f32],
+    dh0: &mut [f32],
+) {
+    let (l, b) = (S::LANES, dc.len() / h);
+    let (nr, mr) = (NV_BACK * l, S::mr(NV_BACK));
+    let mut tile = [0.0f32; MAX_TILE];
+    for (r0, m) in row_tiles(b, mr) {
+        for (pnl, panel) in w.chunks_exact(G * h * nr).enumerate() {
+            let (j0, n) = (pnl * nr, nr.min(h - pnl * nr));
+            let acc = &mut tile[..m * nr];
+            acc.fill(0.0);
+            S::tile::<NV_BACK>(m, G * h, &dgates_t[r0 * G * h..], G * h, panel, acc);
+            for r in 0..m {
+                let (rr, dh) = (r0 + r, &mut acc[r * nr..][..n]);
+                let at = rr * h + j0;
+                let Some(p) = prev.as_mut() else {
+                    dh0[at..][..n].copy_from_slice(dh);
+                    continue;
+                };
+                for (d, &y) in dh.iter_mut().zip(&p.dy[at..][..n]) {
+                    *d += y; // the gradient from the output y_{t-1}
+                }
+                let g = &p.gates[rr * G * h..][..G * h];
+                let dg = &mut p.dgates[rr * G * h..][..G * h];
+                let (dgi, rest) = dg.split_at_mut(h);
+                let (dgf, rest) = rest.split_at_mut(h);
+                let (dgg, dgo) = rest.split_at_mut(h);
+                row_backward(
+                    std::array::from_fn(|k| &g[k * h + j0..][..n]),
+                    &p.c_prev[at..][..n],
+                    &p.tanh_c[at..][..n],
+                    dh,
+                    &mut dc[at..][..n],
+                    &mut dgi[j0..][..n],
+                    &mut dgf[j0..][..n],
+                    &mut dgg[j0..][..n],
+                    &mut dgo[j0..][..n],
+                );
+            }
+        }
+    }
+}
+
+/// What step `t−1`'s gate gradients need, all `[B, ·]` rows of that step.
+struct PrevStep<'a> {
+    gates: &'a [f32],
+    c_prev: &'a [f32],
+    tanh_c: &'a [f32],
+    dy: &'a [f32],
+    dgates: &'a mut [f32],
+}
+// ANCHOR_END: step_backward
+
+impl<S: Simd> Kernel for Packed<S> {
+    type Params = LstmF32;
+    type State = LstmState;
+    type Grads = LstmF32Grads;
+    type Cache = LstmF32Cache;
+
+    // ANCHOR: forward
+    fn forward(
+        p: &LstmF32,
+        x: ArrayView3<f32>,
+        s0: &LstmState,
+    ) -> (Array3<f32>, LstmState, LstmF32Cache) {
+        check_forward(p, x, s0);
+        let (t_len, b, _) = x.dim();
+        let h = p.hidden_size();
+        let (x2, mut gates) = input_side::<Gemm>(p, x);
+        let w = pack_gates(p.weight_hh.view(), G, S::LANES); // once per sequence
+        let mut c = Array2::zeros(((t_len + 1) * b, h));
+        c.slice_mut(s![0..b, ..]).assign(&s0.c);
+        let mut tanh_c = Array2::zeros((t_len * b, h));
+        let mut h_all = Array2::zeros(((t_len + 1) * b, h));
+        h_all.slice_mut(s![0..b, ..]).assign(&s0.h);
+        {
+            let (c_all, hs) = (slice_mut(&mut c), slice_mut(&mut h_all));
+            let (g_all, tc_all) = (slice_mut(&mut gates), slice_mut(&mut tanh_c));
+            let bh = b * h;
+            S::run(|| {
+                for t in 0..t_len {
+                    let (done, todo) = hs.split_at_mut((t + 1) * bh);
+                    let (c_done, c_todo) = c_all.split_at_mut((t + 1) * bh);
+                    step_forward::<S>(
+                        h,
+                        &w,
+                        &mut g_all[t * G * bh..][..G * bh],
+                        &done[t * bh..],
+                        &c_done[t * bh..],
+                        &mut c_todo[..bh],
+                        &mut tc_all[t * bh..][..bh],
+                        &mut todo[..bh],
+                    );
+                }
+            });
+        }
+        let y = h_all
+            .slice(s![b.., ..])
+            .to_shape((t_len, b, h))
+            .expect("[T, B, H]")
+            .into_owned();
+        let h_n = h_all.slice(s![t_len * b.., ..]).to_owned();
+        let c_n = c.slice(s![t_len * b.., ..]).to_owned();
+        let cache = LstmF32Cache {
+            x: x2,
+            gates,
+            c,
+            tanh_c,
+            h_all,
+        };
+        (y, LstmState { h: h_n, c: c_n }, cache)
+    }
+    // ANCHOR_END: forward
+
+    // ANCHOR: backward
+    fn backward(
+        p: &LstmF32,
+        cache: &LstmF32Cache,
+        dy: ArrayView3<f32>,
+        ds_n: &LstmState,
+    ) -> (LstmF32Grads, Array3<f32>, LstmState) {
+        check_backward(cache, dy, ds_n);
+        let (t_len, b, h) = dy.dim();
+        let bh = b * h;
+        let w = pack_cols(p.weight_hh.view(), NV_BACK * S::LANES); // once per sequence
+        let mut dgates = Array2::zeros((t_len * b, G * h));
+        let mut dc = ds_n.c.clone();
+        let mut dh0 = Array2::zeros((b, h));
+        // The last step has no product before it: dh = dh_n + dy_{T-1}, row by row.
+        let mut dh = ds_n.h.clone();
+        dh += &dy.index_axis(Axis(0), t_len - 1);
+        let dy = dy.as_standard_layout();
+        let dy = dy.as_slice().expect("standard layout");
+        let (g, cs, tc) = (slice(&cache.gates), slice(&cache.c), slice(&cache.tanh_c));
+        {
+            let (dg_all, dc_s) = (slice_mut(&mut dgates), slice_mut(&mut dc));
+            let (dh_s, dh0_s) = (slice(&dh), slice_mut(&mut dh0));
+            S::run(|| {
+                let last = (t_len - 1) * bh;
+                for r in 0..b {
+                    let (gr, dgr) = (&g[(last + r * h) * G..][..G * h], r * G * h);
+                    let dgt = &mut dg_all[last * G + dgr..][..G * h];
+                    let (dgi, rest) = dgt.split_at_mut(h);
+                    let (dgf, rest) = rest.split_at_mut(h);
+                    let (dgg, dgo) = rest.split_at_mut(h);
+                    let at = r * h;
+                    row_backward(
+                        [&gr[..h], &gr[h..2 * h], &gr[2 * h..3 * h], &gr[3 * h..]],
+                        &cs[last + at..][..h],
+                        &tc[last + at..][..h],
+                        &dh_s[at..][..h],
+                        &mut dc_s[at..][..h],
+                        dgi,
+                        dgf,
+                        dgg,
+                        dgo,
+                    );
+                }
+                for t in (0..t_len).rev() {
+                    // dgates_t is done; step t−1's is written from the tiles of dh_{t-1}.
+                    let (before, now) = dg_all.split_at_mut(t * G * bh);
+                    let dgates_t = &now[..G * bh];
+                    let prev = (t > 0).then(|| PrevStep {
+                        gates: &g[(t - 1) * G * bh..][..G * bh],
+                        c_prev: &cs[(t - 1) * bh..][..bh],
+                        tanh_c: &tc[(t - 1) * bh..][..bh],
+                        dy: &dy[(t - 1) * bh..][..bh],
+                        dgates: &mut before[(t - 1) * G * bh..],
+                    });
+                    step_backward::<S>(h, &w, dgates_t, prev, dc_s, dh0_s);
+                }
+            });
+        }
+        let (grads, dx) = weight_grads::<Gemm>(p, cache, &dgates);
+        (grads, dx, LstmState { h: dh0, c: dc })
+    }
+    // ANCHOR_END: backward
+}
