@@ -530,7 +530,10 @@ mod tests {
                 assert!(hi.unwrap_or(0) - lo.unwrap_or(0) <= 1);
             }
         }
-        assert_eq!(row_tiles(32, 6).map(|t| t.1).collect::<Vec<_>>(), [5, 5, 6, 5, 5, 6]);
+        assert_eq!(
+            row_tiles(32, 6).map(|t| t.1).collect::<Vec<_>>(),
+            [5, 5, 6, 5, 5, 6]
+        );
     }
 
     #[test]

@@ -23,14 +23,11 @@ use std::marker::PhantomData;
 
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 
-use super::{
-    LstmF32, LstmF32Cache, LstmF32Grads, LstmState, check_backward, check_forward, input_side,
-    row_backward, row_forward, weight_grads,
-};
+use super::{LstmF32, LstmF32Grads, LstmState, check_forward, row_backward, row_forward};
 use crate::act::Fast;
 use crate::kernel::Kernel;
-use crate::matmul::Gemm;
-use crate::rows::{flat as slice, flat_mut as slice_mut};
+use crate::matmul::{Gemm, MatMul};
+use crate::rows::{broadcast_rows, flat as slice, flat_mut as slice_mut, sum_rows};
 use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
 
 /// The LSTM with `weight_hh` packed once and the gate math fused into the per-step product, on
@@ -44,12 +41,13 @@ const NV_BACK: usize = 4;
 
 // ANCHOR: step_forward
 /// One forward step: `gates_t: [B, 4H]` holds the input side of step `t` and receives the
-/// activated gates; `h_prev`, `c_prev` are `[B, H]`, `c_next`, `tanh_c`, `h_next` receive `c_t`,
-/// `tanh(c_t)`, `h_t`. `w` is `weight_hh` packed by [`pack_gates`] for `S::LANES`.
+/// activated gates; `c_prev: [B, H]`; `c_next`, `tanh_c: [B, H]` receive `c_t` and `tanh(c_t)`.
+/// `h_prev` and `h_next` are rows of `ld` numbers whose first `H` are `h_{t-1}` and `h_t` (they
+/// live inside the `[x | h]` buffer). `w` is `weight_hh` packed by [`pack_gates`] for `S::LANES`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn step_forward<S: Simd>(
-    h: usize,
+    (h, ld): (usize, usize),
     w: &[f32],
     gates_t: &mut [f32],
     h_prev: &[f32],
@@ -58,7 +56,7 @@ fn step_forward<S: Simd>(
     tanh_c: &mut [f32],
     h_next: &mut [f32],
 ) {
-    let (l, b) = (S::LANES, h_prev.len() / h);
+    let (l, b) = (S::LANES, c_prev.len() / h);
     let (nr, mr) = (G * l, S::mr(G));
     let mut tile = [0.0f32; MAX_TILE];
     for (r0, m) in row_tiles(b, mr) {
@@ -73,7 +71,7 @@ fn step_forward<S: Simd>(
                     dst[n..].fill(0.0);
                 }
             }
-            S::tile::<G>(m, h, &h_prev[r0 * h..], h, panel, acc); // += h_{t-1} · W_hhᵀ
+            S::tile::<G>(m, h, &h_prev[r0 * ld..], ld, panel, acc); // += h_{t-1} · W_hhᵀ
             for r in 0..m {
                 let (rr, row) = (r0 + r, &mut acc[r * nr..][..nr]);
                 let (gi, rest) = row.split_at_mut(l);
@@ -88,7 +86,7 @@ fn step_forward<S: Simd>(
                     &c_prev[at..][..n],
                     &mut c_next[at..][..n],
                     &mut tanh_c[at..][..n],
-                    &mut h_next[at..][..n],
+                    &mut h_next[rr * ld + j0..][..n],
                 );
                 let out = &mut gates_t[rr * G * h..][..G * h];
                 for (g, gate) in [&*gi, &*gf, &*gg, &*go].into_iter().enumerate() {
@@ -164,62 +162,76 @@ struct PrevStep<'a> {
 }
 // ANCHOR_END: step_backward
 
+/// What v5's backward pass needs. Unlike v1–v4, `x_t` and `h_{t-1}` sit side by side in one
+/// `[x | h]` buffer, so that `dW_ih` and `dW_hh` come out of one GEMM, `dGatesᵀ · [X | H_prev]`.
+#[derive(Debug, Clone)]
+pub struct PackedCache {
+    /// `[T·B + B, I + H]`: row block `t` is `[x_t | h_{t-1}]`; the last block holds `h_T`.
+    xh: Array2<f32>,
+    /// Activated gates `[T·B, 4H]`.
+    gates: Array2<f32>,
+    /// `c_0 … c_T` as `[(T+1)·B, H]`.
+    c: Array2<f32>,
+    /// `tanh(c_1) … tanh(c_T)` as `[T·B, H]`.
+    tanh_c: Array2<f32>,
+}
+
 impl<S: Simd> Kernel for Packed<S> {
     type Params = LstmF32;
     type State = LstmState;
     type Grads = LstmF32Grads;
-    type Cache = LstmF32Cache;
+    type Cache = PackedCache;
 
     // ANCHOR: forward
     fn forward(
         p: &LstmF32,
         x: ArrayView3<f32>,
         s0: &LstmState,
-    ) -> (Array3<f32>, LstmState, LstmF32Cache) {
+    ) -> (Array3<f32>, LstmState, PackedCache) {
         check_forward(p, x, s0);
-        let (t_len, b, _) = x.dim();
-        let h = p.hidden_size();
-        let (x2, mut gates) = input_side::<Gemm>(p, x);
+        let (t_len, b, i) = x.dim();
+        let (h, ld) = (p.hidden_size(), i + p.hidden_size());
+        let mut xh = Array2::zeros(((t_len + 1) * b, ld));
+        let xs = x.to_shape((t_len * b, i)).expect("[T·B, I]");
+        xh.slice_mut(s![..t_len * b, ..i]).assign(&xs);
+        xh.slice_mut(s![..b, i..]).assign(&s0.h);
+        let mut gates = broadcast_rows(t_len * b, &(&p.bias_ih + &p.bias_hh));
+        let x_part = xh.slice(s![..t_len * b, ..i]);
+        Gemm::mat_mul(1.0, &x_part, &p.weight_ih.t(), 1.0, &mut gates.view_mut());
         let w = pack_gates(p.weight_hh.view(), G, S::LANES); // once per sequence
         let mut c = Array2::zeros(((t_len + 1) * b, h));
         c.slice_mut(s![0..b, ..]).assign(&s0.c);
         let mut tanh_c = Array2::zeros((t_len * b, h));
-        let mut h_all = Array2::zeros(((t_len + 1) * b, h));
-        h_all.slice_mut(s![0..b, ..]).assign(&s0.h);
         {
-            let (c_all, hs) = (slice_mut(&mut c), slice_mut(&mut h_all));
+            let (c_all, xhs) = (slice_mut(&mut c), slice_mut(&mut xh));
             let (g_all, tc_all) = (slice_mut(&mut gates), slice_mut(&mut tanh_c));
             let bh = b * h;
             S::run(|| {
                 for t in 0..t_len {
-                    let (done, todo) = hs.split_at_mut((t + 1) * bh);
+                    let (done, todo) = xhs.split_at_mut((t + 1) * b * ld);
                     let (c_done, c_todo) = c_all.split_at_mut((t + 1) * bh);
                     step_forward::<S>(
-                        h,
+                        (h, ld),
                         &w,
                         &mut g_all[t * G * bh..][..G * bh],
-                        &done[t * bh..],
+                        &done[t * b * ld + i..],
                         &c_done[t * bh..],
                         &mut c_todo[..bh],
                         &mut tc_all[t * bh..][..bh],
-                        &mut todo[..bh],
+                        &mut todo[i..],
                     );
                 }
             });
         }
-        let y = h_all
-            .slice(s![b.., ..])
-            .to_shape((t_len, b, h))
-            .expect("[T, B, H]")
-            .into_owned();
-        let h_n = h_all.slice(s![t_len * b.., ..]).to_owned();
+        let hs = xh.slice(s![b.., i..]);
+        let y = hs.to_shape((t_len, b, h)).expect("[T, B, H]").into_owned();
+        let h_n = xh.slice(s![t_len * b.., i..]).to_owned();
         let c_n = c.slice(s![t_len * b.., ..]).to_owned();
-        let cache = LstmF32Cache {
-            x: x2,
+        let cache = PackedCache {
+            xh,
             gates,
             c,
             tanh_c,
-            h_all,
         };
         (y, LstmState { h: h_n, c: c_n }, cache)
     }
@@ -228,12 +240,21 @@ impl<S: Simd> Kernel for Packed<S> {
     // ANCHOR: backward
     fn backward(
         p: &LstmF32,
-        cache: &LstmF32Cache,
+        cache: &PackedCache,
         dy: ArrayView3<f32>,
         ds_n: &LstmState,
     ) -> (LstmF32Grads, Array3<f32>, LstmState) {
-        check_backward(cache, dy, ds_n);
         let (t_len, b, h) = dy.dim();
+        assert_eq!(
+            cache.gates.nrows(),
+            t_len * b,
+            "dy must be [T, B, H] as in the forward pass"
+        );
+        assert_eq!(
+            (ds_n.h.dim(), ds_n.c.dim()),
+            ((b, h), (b, h)),
+            "dh_n and dc_n must be [B, H]"
+        );
         let bh = b * h;
         let w = pack_cols(p.weight_hh.view(), NV_BACK * S::LANES); // once per sequence
         let mut dgates = Array2::zeros((t_len * b, G * h));
@@ -284,7 +305,27 @@ impl<S: Simd> Kernel for Packed<S> {
                 }
             });
         }
-        let (grads, dx) = weight_grads::<Gemm>(p, cache, &dgates);
+        // Both weight gradients in one GEMM: dGatesᵀ · [X | H_prev] = [dW_ih | dW_hh].
+        let i = cache.xh.ncols() - h;
+        let mut dw = Array2::zeros((G * h, i + h));
+        let xh = cache.xh.slice(s![..t_len * b, ..]);
+        Gemm::mat_mul(1.0, &dgates.t(), &xh, 0.0, &mut dw.view_mut());
+        let mut dx = Array2::zeros((t_len * b, i));
+        Gemm::mat_mul(
+            1.0,
+            &dgates.view(),
+            &p.weight_ih.view(),
+            0.0,
+            &mut dx.view_mut(),
+        );
+        let dbias = sum_rows(&dgates); // the gradient of each of b_ih and b_hh
+        let grads = LstmF32Grads {
+            dweight_ih: dw.slice(s![.., ..i]).to_owned(),
+            dweight_hh: dw.slice(s![.., i..]).to_owned(),
+            dbias_ih: dbias.clone(),
+            dbias_hh: dbias,
+        };
+        let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
         (grads, dx, LstmState { h: dh0, c: dc })
     }
     // ANCHOR_END: backward
