@@ -1,12 +1,14 @@
 """Re-measures the data behind chapter 6's figures: chapters/ch06-fused/data/bench.json.
 
-Usage (from the repository root, on an otherwise idle machine; about 10 minutes on 2 cores):
+Usage (from the repository root, on an otherwise idle machine; about 25 minutes on 2 cores):
 
-    cargo build --release && python3 bench/sweep.py
+    cargo build --release && python3 bench/sweep.py [--only NAME,...]
 
-Each run is one `rnnbook bench --json --pytorch` invocation (so PyTorch must be installed:
-`pip install torch`); the file records the commands, the machine and the versions. The book
-build only reads the file.
+Each run is one `rnnbook bench --json --pytorch` invocation (so PyTorch and numpy must be
+installed: `pip install torch numpy`); PyTorch runs inside the same interleaved rounds. The file
+records the commands, the machine (with the ceilings `rnnbook bench` measured and what PyTorch
+said of itself) and the versions. `--only` reruns some runs and keeps the others from the
+existing file. The book build only reads the file.
 """
 
 import datetime
@@ -22,12 +24,9 @@ OUT = os.path.join(ROOT, "chapters", "ch06-fused", "data", "bench.json")
 
 RUNS = [
     ("lstm-default", ["--cell", "lstm", "--threads", "1,2", "--repeats", "15"]),
-    ("gru-default", ["--cell", "gru", "--threads", "1,2", "--repeats", "9"]),
-    ("lstm-seq-len", ["--seq-len", "25,50,100,200,400", "--repeats", "5"]),
-    ("lstm-batch", ["--batch", "1,4,16,64,128", "--threads", "1,2", "--repeats", "5"]),
-] + [
-    (f"lstm-hidden-{h}", ["--input", str(h), "--hidden", str(h), "--repeats", "5"])
-    for h in (64, 128, 256, 512)
+    ("gru-default", ["--cell", "gru", "--threads", "1,2", "--repeats", "15"]),
+    ("lstm-grid", ["--sweep", "--cell", "lstm", "--repeats", "5"]),
+    ("gru-grid", ["--sweep", "--cell", "gru", "--repeats", "5"]),
 ]
 
 
@@ -62,16 +61,33 @@ def version(cmd):
 
 
 def main():
+    only = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--only":
+        only = sys.argv[2].split(",")
+    elif len(sys.argv) != 1:
+        sys.exit(__doc__)
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: run `cargo build --release` first")
-    runs = []
-    for name, args in RUNS:
+    old = {}
+    if only is not None:
+        with open(OUT) as f:
+            old = {r["name"]: r for r in json.load(f)["runs"]}
+    runs, machine = [], None
+    for k, (name, args) in enumerate(RUNS):
+        if only is not None and name not in only:
+            runs.append(old[name])
+            continue
         cmd = [BIN, "bench", "--json", "--pytorch"] + args
-        print(f"[{len(runs) + 1}/{len(RUNS)}] {name}: {' '.join(cmd[1:])}", file=sys.stderr)
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        print(f"[{k + 1}/{len(RUNS)}] {name}: {' '.join(cmd[1:])}", file=sys.stderr)
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         if out.returncode != 0:
-            sys.exit(f"{name} failed:\n{out.stderr[-2000:]}")
-        runs.append({"name": name, "command": "rnnbook " + " ".join(cmd[1:]), "rows": json.loads(out.stdout)})
+            sys.exit(f"{name} failed")
+        report = json.loads(out.stdout)
+        machine = machine or report["machine"]
+        for c in report["machine"]["torch_cells"]:
+            if all(c["cell"] != m["cell"] for m in machine["torch_cells"]):
+                machine["torch_cells"].append(c)
+        runs.append({"name": name, "command": "rnnbook " + " ".join(cmd[1:]), "rows": report["rows"]})
     torch_version = version([sys.executable, "-c", "import torch; print(torch.__version__)"])
     data = {
         "machine": {
@@ -82,6 +98,8 @@ def main():
             "torch": torch_version,
             "date": datetime.date.today().isoformat(),
             "commit": version(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
+            "ceilings": machine["ceilings"],
+            "torch_cells": machine["torch_cells"],
         },
         "runs": runs,
     }

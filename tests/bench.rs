@@ -34,8 +34,25 @@ fn json_output_has_one_row_per_implementation_with_every_field() {
         "--hidden",
         "3",
     ]);
-    let rows: serde_json::Value = serde_json::from_slice(&stdout).expect("stdout is only JSON");
-    let rows = rows.as_array().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&stdout).expect("stdout is only JSON");
+    let m = &report["machine"];
+    assert!(
+        m["cpu"].is_string() && m["logical_cpus"].as_u64().unwrap() >= 1,
+        "{m}"
+    );
+    let c = &m["ceilings"];
+    assert_eq!(c["paths"].as_array().unwrap().last().unwrap(), "portable");
+    assert!(
+        c["fma_peak_gflops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g.as_f64().unwrap() > 0.0)
+    );
+    assert!(
+        c["l2_read_gbs"].as_f64().unwrap() > 0.0 && c["memory_read_gbs"].as_f64().unwrap() > 0.0
+    );
+    let rows = report["rows"].as_array().unwrap();
     let impls: Vec<&str> = rows.iter().map(|r| r["impl"].as_str().unwrap()).collect();
     assert_eq!(impls, ["naive", "v1", "v2", "v3", "v4", "v5", "v6", "gemm"]);
     for r in rows {
@@ -75,7 +92,8 @@ fn lists_run_every_combination_for_both_cells() {
         "--threads",
         "1,2",
     ]);
-    let rows: Vec<ch06_fused::results::BenchRow> = serde_json::from_slice(&stdout).unwrap();
+    let report: ch06_fused::results::BenchReport = serde_json::from_slice(&stdout).unwrap();
+    let rows = report.rows;
     assert_eq!(rows.len(), 2 * 2 * 8);
     assert!(rows.iter().all(|r| r.cell == "gru"));
     let v3: Vec<(usize, usize)> = rows
@@ -105,6 +123,7 @@ fn bad_options_are_refused_by_name() {
         (&["--threads", "0"][..], "--threads"),
         (&["--repeats", "0"][..], "--repeats"),
         (&["--batch", "0"][..], "--batch"),
+        (&["--only", "v9"][..], "--only v9"),
     ] {
         let out = bench(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -161,4 +180,60 @@ fn pytorch_without_python_is_a_clear_error() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty(), "no half-written JSON on stdout");
+}
+
+#[test]
+fn only_times_the_named_versions_and_the_sweep_fills_in_its_grid() {
+    let stdout = bench_json(&[
+        "--cell",
+        "lstm,gru",
+        "--seq-len",
+        "2",
+        "--batch",
+        "1,3",
+        "--input",
+        "2",
+        "--hidden",
+        "3",
+        "--only",
+        "v5,gemm",
+    ]);
+    let report: ch06_fused::results::BenchReport = serde_json::from_slice(&stdout).unwrap();
+    let got: Vec<(String, usize, String)> = report
+        .rows
+        .iter()
+        .map(|r| (r.cell.clone(), r.batch, r.implementation.clone()))
+        .collect();
+    let want: Vec<(String, usize, String)> = ["lstm", "gru"]
+        .iter()
+        .flat_map(|c| [1, 3].map(move |b| (c, b)))
+        .flat_map(|(c, b)| ["v5", "gemm"].map(move |i| (c.to_string(), b, i.to_string())))
+        .collect();
+    assert_eq!(got, want);
+    // The grid, with T and B narrowed on the command line: both cells, H = I ∈ {128, 256, 512},
+    // 1 and 2 threads, v5 and v6.
+    let o = rnnbook::bench::BenchOptions {
+        cell: vec![],
+        seq_len: vec![2],
+        batch: vec![1],
+        input_size: vec![],
+        hidden_size: vec![],
+        threads: vec![],
+        only: vec![],
+        repeats: None,
+        sweep: true,
+        json: true,
+        pytorch: false,
+    };
+    let plan = rnnbook::bench::plan(&o).unwrap();
+    assert_eq!(plan.cells.len(), 2);
+    assert_eq!(plan.threads, [1, 2]);
+    assert_eq!(plan.only, Some(vec!["v5".to_string(), "v6".to_string()]));
+    let hs: Vec<(usize, usize)> = plan
+        .shapes
+        .iter()
+        .map(|s| (s.input_size, s.hidden_size))
+        .collect();
+    assert_eq!(hs, [(128, 128), (256, 256), (512, 512)]);
+    assert_eq!(plan.repeats, 3);
 }

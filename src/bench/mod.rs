@@ -1,12 +1,17 @@
-//! `rnnbook bench`: time the chapter code and the fused versions on the same work.
+//! `rnnbook bench`: time the chapter code, the fast versions and PyTorch on the same work.
 //!
 //! For every combination of the sizes asked for, every implementation of chapter 6's
-//! [`runners`](ch06_fused::runners) is first checked against the chapter's `f64` code on the
-//! benchmark's own inputs (outputs, final states and every gradient, within the `f32` tolerance);
-//! only then is it timed. Times are the median of `repeats` runs after one warm-up run, with min
-//! and max kept. GFLOP/s count the GEMM flops only: forward `2·T·B·(I+H)·G·H`, forward + backward
-//! three times that. The last row of each combination is the roofline: one single-threaded `f32`
-//! GEMM `[T·B, I+H] · [I+H, G·H]` with the forward's flop count, by the same GEMM routine.
+//! [`runners`](ch06_fused::runners) that is timed is first checked against the chapter's `f64`
+//! code on the benchmark's own inputs (outputs, final states and every gradient, within the
+//! `f32` tolerance); only then is it timed. Times are the median of `repeats` rounds after one
+//! warm-up; in each round every implementation, PyTorch included (`--pytorch`: a worker process
+//! that stays up and times one call when asked, on the same numbers), runs once, so that a slow
+//! spell of a noisy machine hits all of them alike. GFLOP/s count the GEMM flops only: forward
+//! `2·T·B·(I+H)·G·H`, forward + backward three times that. The `gemm` row is one library GEMM,
+//! `[T·B, I+H] · [I+H, G·H]`, with the forward's flop count, by the `gemm` crate v4–v6 use: a
+//! ceiling for kernels built from that GEMM at that shape, not a roofline. The machine's real
+//! ceilings (one core's FMA peak per SIMD path, its L2 and memory read bandwidth) are measured
+//! first ([`ch06_fused::roofline`]) and every row is reported as a fraction of the peak.
 
 use std::time::Instant;
 
@@ -14,52 +19,189 @@ mod pytorch;
 mod table;
 
 use anyhow::{Context, Result, bail, ensure};
-use ch06_fused::results::BenchRow;
+use ch06_fused::matmul::{Gemm, MatMul};
+use ch06_fused::results::{BenchMachine, BenchReport, BenchRow, Ceilings, TorchCell};
 use ch06_fused::runners::{CellKind, Runner, Shape, check, runners};
 use ndarray::Array2;
 
 pub use table::table;
 
+/// The seed of the benchmark's problem (parameters and data).
+const SEED: u64 = 1;
+
+/// The grid of `--sweep`: T, B and H (with I = H).
+pub const SWEEP_SEQ_LEN: [usize; 3] = [25, 100, 400];
+/// B of the grid.
+pub const SWEEP_BATCH: [usize; 4] = [1, 8, 32, 128];
+/// H (= I) of the grid.
+pub const SWEEP_HIDDEN: [usize; 3] = [128, 256, 512];
+
 /// What to run: every combination of the listed sizes (`rnnbook bench`'s options).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
-    /// The cell: lstm or gru (reset-after).
-    #[arg(long, default_value = "lstm")]
-    pub cell: String,
-    /// T; a comma-separated list runs each value.
-    #[arg(long, default_value = "100", value_delimiter = ',')]
+    /// The cell: lstm or gru (reset-after); `lstm,gru` runs both. [default: lstm; with --sweep: lstm,gru]
+    #[arg(long, value_delimiter = ',')]
+    pub cell: Vec<String>,
+    /// T; a comma-separated list runs each value. [default: 100; with --sweep: 25,100,400]
+    #[arg(long, value_delimiter = ',')]
     pub seq_len: Vec<usize>,
-    /// B; a list runs each value.
-    #[arg(long, default_value = "32", value_delimiter = ',')]
+    /// B; a list runs each value. [default: 32; with --sweep: 1,8,32,128]
+    #[arg(long, value_delimiter = ',')]
     pub batch: Vec<usize>,
-    /// I; a list runs each value.
-    #[arg(
-        long = "input",
-        value_name = "INPUT",
-        default_value = "256",
-        value_delimiter = ','
-    )]
+    /// I; a list runs each value. [default: 256; with --sweep: equal to H]
+    #[arg(long = "input", value_name = "INPUT", value_delimiter = ',')]
     pub input_size: Vec<usize>,
-    /// H; a list runs each value.
-    #[arg(
-        long = "hidden",
-        value_name = "HIDDEN",
-        default_value = "256",
-        value_delimiter = ','
-    )]
+    /// H; a list runs each value. [default: 256; with --sweep: 128,256,512]
+    #[arg(long = "hidden", value_name = "HIDDEN", value_delimiter = ',')]
     pub hidden_size: Vec<usize>,
-    /// Threads for v3 (the other implementations use one); a list runs each value.
-    #[arg(long, default_value = "1", value_delimiter = ',')]
+    /// Threads for v3 and v6 (the other versions use one; PyTorch gets as many); a list runs
+    /// each value. [default: 1; with --sweep: 1,2]
+    #[arg(long, value_delimiter = ',')]
     pub threads: Vec<usize>,
-    /// Timed runs per measurement, after one warm-up; the median is reported.
-    #[arg(long, default_value_t = 5)]
-    pub repeats: usize,
-    /// Print only a JSON array on stdout.
+    /// The implementations to time, of naive, v1 … v6 and gemm (each is still checked against
+    /// the chapter code first). [default: all; with --sweep: v5,v6]
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Timed rounds per measurement, after one warm-up; the median is reported.
+    /// [default: 5; with --sweep: 3]
+    #[arg(long)]
+    pub repeats: Option<usize>,
+    /// The grid behind chapter 6's heat map: both cells, T ∈ {25, 100, 400}, B ∈ {1, 8, 32, 128},
+    /// H = I ∈ {128, 256, 512}, 1 and 2 threads, v5 and v6 (with --pytorch, PyTorch too). Any
+    /// list given on the command line replaces the grid's (to run a subset).
+    #[arg(long)]
+    pub sweep: bool,
+    /// Print only JSON on stdout: `{"machine": …, "rows": […]}`.
     #[arg(long)]
     pub json: bool,
-    /// Also time PyTorch on the same workload (runs bench/torch_lstm.py; needs torch).
+    /// Also time PyTorch, in the same rounds on the same numbers (runs bench/torch_worker.py;
+    /// needs torch and numpy).
     #[arg(long)]
     pub pytorch: bool,
+}
+
+/// The options resolved: the lists to run, with the defaults (or the grid) filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Cells, in order.
+    pub cells: Vec<CellKind>,
+    /// Shapes, in order (T, then B, then I, then H vary slowest to fastest).
+    pub shapes: Vec<Shape>,
+    /// Thread counts.
+    pub threads: Vec<usize>,
+    /// Implementations to time; `None`: all.
+    pub only: Option<Vec<String>>,
+    /// Timed rounds.
+    pub repeats: usize,
+}
+
+/// Every name `--only` accepts.
+const IMPLEMENTATIONS: [&str; 8] = ["naive", "v1", "v2", "v3", "v4", "v5", "v6", "gemm"];
+
+fn or<T: Clone>(given: &[T], default: &[T]) -> Vec<T> {
+    if given.is_empty() {
+        default.to_vec()
+    } else {
+        given.to_vec()
+    }
+}
+
+/// Checks the options and fills in the defaults (or the grid of `--sweep`).
+pub fn plan(o: &BenchOptions) -> Result<Plan> {
+    let sweep = o.sweep;
+    let cells = or(
+        &o.cell,
+        if sweep {
+            &["lstm", "gru"][..]
+        } else {
+            &["lstm"][..]
+        }
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .as_slice(),
+    );
+    let cells = cells
+        .iter()
+        .map(|c| {
+            CellKind::parse(c).with_context(|| format!("--cell {c}: expected `lstm` or `gru`"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let repeats = o.repeats.unwrap_or(if sweep { 3 } else { 5 });
+    ensure!(repeats > 0, "--repeats must be at least 1");
+    let seq_len = or(&o.seq_len, if sweep { &SWEEP_SEQ_LEN[..] } else { &[100] });
+    let batch = or(&o.batch, if sweep { &SWEEP_BATCH[..] } else { &[32] });
+    let hidden = or(
+        &o.hidden_size,
+        if sweep { &SWEEP_HIDDEN[..] } else { &[256] },
+    );
+    let input = if sweep && o.input_size.is_empty() {
+        vec![]
+    } else {
+        or(&o.input_size, &[256])
+    };
+    let threads = or(&o.threads, if sweep { &[1, 2][..] } else { &[1] });
+    for (name, list) in [
+        ("--seq-len", &seq_len),
+        ("--batch", &batch),
+        ("--input", &input),
+        ("--hidden", &hidden),
+        ("--threads", &threads),
+    ] {
+        ensure!(
+            list.iter().all(|&v| v > 0),
+            "{name}: every value must be positive"
+        );
+    }
+    ensure!(threads.iter().all(|&n| n <= 256), "--threads: at most 256");
+    let only = if o.only.is_empty() {
+        sweep.then(|| vec!["v5".to_string(), "v6".to_string()])
+    } else {
+        for name in &o.only {
+            ensure!(
+                IMPLEMENTATIONS.contains(&name.as_str()),
+                "--only {name}: expected some of {}",
+                IMPLEMENTATIONS.join(", ")
+            );
+        }
+        Some(o.only.clone())
+    };
+    let mut shapes = Vec::new();
+    for &seq_len in &seq_len {
+        for &batch in &batch {
+            for &hidden_size in &hidden {
+                let inputs = if input.is_empty() {
+                    vec![hidden_size]
+                } else {
+                    input.clone()
+                };
+                for input_size in inputs {
+                    shapes.push(Shape {
+                        seq_len,
+                        batch,
+                        input_size,
+                        hidden_size,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Plan {
+        cells,
+        shapes,
+        threads,
+        only,
+        repeats,
+    })
+}
+
+impl Plan {
+    /// Whether `name` is timed.
+    pub fn times(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|n| n == name))
+    }
 }
 
 struct Timing {
@@ -83,128 +225,145 @@ fn elapsed_ms(f: impl FnOnce()) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
-/// Every `(shape, threads)` combination, in the order the lists give.
-pub fn combinations(o: &BenchOptions) -> Vec<(Shape, usize)> {
-    let mut out = Vec::new();
-    for &seq_len in &o.seq_len {
-        for &batch in &o.batch {
-            for &input_size in &o.input_size {
-                for &hidden_size in &o.hidden_size {
-                    for &threads in &o.threads {
-                        let shape = Shape {
-                            seq_len,
-                            batch,
-                            input_size,
-                            hidden_size,
-                        };
-                        out.push((shape, threads));
+/// Runs the benchmark. `progress(done, total, what)` is told each step.
+pub fn run(o: &BenchOptions, mut progress: impl FnMut(usize, usize, &str)) -> Result<BenchReport> {
+    let plan = plan(o)?;
+    let per_shape =
+        1 + plan.threads.len() * (IMPLEMENTATIONS.len() + plan.repeats + usize::from(o.pytorch));
+    let total = 1 + plan.cells.len() * plan.shapes.len() * per_shape;
+    let mut done = 0;
+    progress(done, total, "measuring the machine's ceilings");
+    let ceilings = Ceilings::measure();
+    done += 1;
+    let mut worker = if o.pytorch {
+        Some(pytorch::Worker::start()?)
+    } else {
+        None
+    };
+    let mut torch_cells: Vec<TorchCell> = Vec::new();
+    let mut rows = Vec::new();
+    for &cell in &plan.cells {
+        for &shape in &plan.shapes {
+            let what = format!(
+                "{} T={} B={} I={} H={}",
+                cell.name(),
+                shape.seq_len,
+                shape.batch,
+                shape.input_size,
+                shape.hidden_size
+            );
+            let rs = runners(cell, shape, SEED);
+            progress(done, total, &format!("{what}: naive (reference outputs)"));
+            let want = rs[0].outputs();
+            done += 1;
+            let timed: Vec<&dyn Runner> = rs
+                .iter()
+                .map(|r| r.as_ref())
+                .filter(|r| plan.times(r.name()))
+                .collect();
+            for &threads in &plan.threads {
+                let label = format!("{what} threads={threads}");
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .with_context(|| format!("starting {threads} threads"))?;
+                // Check every timed version against the chapter code before anything is timed.
+                for r in timed.iter().filter(|r| r.name() != "naive") {
+                    progress(done, total, &format!("{label}: checking {}", r.name()));
+                    let got = pool.install(|| r.outputs());
+                    if let Err(e) = check(&got, &want) {
+                        bail!(
+                            "{label}: {} disagrees with the chapter code on {e}; not timing it",
+                            r.name()
+                        );
                     }
+                }
+                done += IMPLEMENTATIONS.len();
+                let torch = match worker.as_mut() {
+                    Some(w) => {
+                        progress(done, total, &format!("{label}: PyTorch setup"));
+                        let info = w.setup(cell, shape, SEED, threads)?;
+                        if !torch_cells.iter().any(|c| c.cell == cell.name()) {
+                            torch_cells.push(TorchCell {
+                                cell: cell.name().to_string(),
+                                torch: info.torch.clone(),
+                                capability: info.capability.clone(),
+                                onednn_available: info.onednn_available,
+                                onednn_ran: info.onednn_ran,
+                            });
+                        }
+                        done += 1;
+                        Some((w, info.threads))
+                    }
+                    None => None,
+                };
+                let torch_threads = torch.as_ref().map(|t| t.1);
+                let gemm = plan.times("gemm").then(|| GemmProblem::new(cell, shape));
+                let t = time_rounds(plan.repeats, &timed, gemm, torch.map(|t| t.0), &pool, |k| {
+                    let what = format!("{label}: timing, round {}/{}", k + 1, plan.repeats);
+                    progress(done + k, total, &what);
+                })?;
+                done += plan.repeats;
+                let flops = shape.forward_flops(cell);
+                for (r, (fwd, all)) in timed.iter().zip(t.runners) {
+                    let used = pool.install(|| r.threads()); // asked inside the pool it runs in
+                    rows.push(timed_row(
+                        cell,
+                        shape,
+                        r.name(),
+                        r.dtype(),
+                        used,
+                        &fwd,
+                        &all,
+                        flops,
+                    ));
+                }
+                if let Some(g) = t.gemm {
+                    rows.push(BenchRow {
+                        fwd_ms: g.median,
+                        fwd_bwd_ms: 3.0 * g.median,
+                        fwd_bwd_range_ms: [3.0 * g.min, 3.0 * g.max],
+                        gflops: flops / g.median / 1e6,
+                        ..row(cell, shape, "gemm", "f32", 1)
+                    });
+                }
+                if let (Some((fwd, all)), Some(n)) = (t.torch, torch_threads) {
+                    rows.push(timed_row(
+                        cell, shape, "pytorch", "f32", n, &fwd, &all, flops,
+                    ));
                 }
             }
         }
     }
-    out
-}
-
-/// Checks the options; returns the cell.
-pub fn validate(o: &BenchOptions) -> Result<CellKind> {
-    let Some(cell) = CellKind::parse(&o.cell) else {
-        bail!("--cell {}: expected `lstm` or `gru`", o.cell);
-    };
-    ensure!(o.repeats > 0, "--repeats must be at least 1");
-    for (name, list) in [
-        ("--seq-len", &o.seq_len),
-        ("--batch", &o.batch),
-        ("--input", &o.input_size),
-        ("--hidden", &o.hidden_size),
-        ("--threads", &o.threads),
-    ] {
-        ensure!(!list.is_empty(), "{name} needs at least one value");
-        ensure!(
-            list.iter().all(|&v| v > 0),
-            "{name}: every value must be positive"
-        );
-    }
-    ensure!(
-        o.threads.iter().all(|&n| n <= 256),
-        "--threads: at most 256"
-    );
-    Ok(cell)
-}
-
-/// Runs the benchmark. `progress(done, total, what)` is told each step.
-pub fn run(
-    o: &BenchOptions,
-    mut progress: impl FnMut(usize, usize, &str),
-) -> Result<Vec<BenchRow>> {
-    let cell = validate(o)?;
-    let combos = combinations(o);
-    // Check every implementation, time them and the GEMM in rounds, then PyTorch if asked.
-    let checks = runners(cell, ch06_fused::runners::Shape::tiny(), 1).len();
-    let steps_per = checks + o.repeats + usize::from(o.pytorch);
-    let total = combos.len() * steps_per;
-    let mut done = 0;
-    let mut rows = Vec::new();
-    for (shape, threads) in combos {
-        let label = format!(
-            "{} T={} B={} I={} H={} threads={threads}",
-            cell.name(),
-            shape.seq_len,
-            shape.batch,
-            shape.input_size,
-            shape.hidden_size
-        );
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .with_context(|| format!("starting {threads} threads"))?;
-        let rs = runners(cell, shape, 1);
-        // Check every version against the chapter code before anything is timed.
-        progress(done, total, &format!("{label}: naive (reference outputs)"));
-        let want = rs[0].outputs();
-        done += 1;
-        for r in &rs[1..] {
-            progress(done, total, &format!("{label}: checking {}", r.name()));
-            let got = pool.install(|| r.outputs());
-            if let Err(e) = check(&got, &want) {
-                bail!(
-                    "{label}: {} disagrees with the chapter code on {e}; not timing it",
-                    r.name()
-                );
-            }
-            done += 1;
-        }
-        let timed = time_rounds(o, cell, shape, &rs, &pool, |k| {
-            let what = format!("{label}: timing, round {}/{}", k + 1, o.repeats);
-            progress(done + k, total, &what);
-        });
-        done += o.repeats;
-        for (r, (fwd, all)) in rs.iter().zip(timed.runners) {
-            let used = pool.install(|| r.threads()); // asked inside the pool it runs in
-            rows.push(BenchRow {
-                fwd_ms: fwd.median,
-                fwd_bwd_ms: all.median,
-                fwd_bwd_range_ms: [all.min, all.max],
-                gflops: 3.0 * shape.forward_flops(cell) / all.median / 1e6,
-                ..row(cell, shape, r.name(), r.dtype(), used)
-            });
-        }
-        let g = timed.gemm;
-        rows.push(BenchRow {
-            fwd_ms: g.median,
-            fwd_bwd_ms: 3.0 * g.median,
-            fwd_bwd_range_ms: [3.0 * g.min, 3.0 * g.max],
-            gflops: shape.forward_flops(cell) / g.median / 1e6,
-            ..row(cell, shape, "gemm", "f32", 1)
-        });
-        if o.pytorch {
-            progress(done, total, &format!("{label}: timing PyTorch"));
-            rows.push(pytorch::time_pytorch(o, cell, shape, threads)?);
-            done += 1;
-        }
-    }
     progress(total, total, "done");
-    Ok(rows)
+    let machine = BenchMachine {
+        cpu: crate::experiments::cpu_model(),
+        logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ceilings,
+        torch_cells,
+    };
+    Ok(BenchReport { machine, rows })
+}
+
+/// A row from its forward and forward + backward timings.
+#[allow(clippy::too_many_arguments)]
+fn timed_row(
+    cell: CellKind,
+    shape: Shape,
+    name: &str,
+    dtype: &str,
+    threads: usize,
+    fwd: &Timing,
+    all: &Timing,
+    forward_flops: f64,
+) -> BenchRow {
+    BenchRow {
+        fwd_ms: fwd.median,
+        fwd_bwd_ms: all.median,
+        fwd_bwd_range_ms: [all.min, all.max],
+        gflops: 3.0 * forward_flops / all.median / 1e6,
+        ..row(cell, shape, name, dtype, threads)
+    }
 }
 
 fn row(cell: CellKind, shape: Shape, name: &str, dtype: &str, threads: usize) -> BenchRow {
@@ -224,64 +383,99 @@ fn row(cell: CellKind, shape: Shape, name: &str, dtype: &str, threads: usize) ->
     }
 }
 
+/// The `gemm` row's problem: one single-threaded `f32` GEMM with the forward's flop count,
+/// `[T·B, I+H] · [I+H, G·H]`, by the library v4–v6 use.
+struct GemmProblem {
+    a: Array2<f32>,
+    w: Array2<f32>,
+    out: Array2<f32>,
+}
+
+impl GemmProblem {
+    fn new(cell: CellKind, shape: Shape) -> Self {
+        let (m, k, n) = (
+            shape.seq_len * shape.batch,
+            shape.input_size + shape.hidden_size,
+            cell.gates() * shape.hidden_size,
+        );
+        GemmProblem {
+            a: Array2::from_elem((m, k), 0.5),
+            w: Array2::from_elem((k, n), 0.25),
+            out: Array2::zeros((m, n)),
+        }
+    }
+
+    fn run(&mut self) {
+        Gemm::mat_mul(
+            1.0,
+            &self.a.view(),
+            &self.w.view(),
+            0.0,
+            &mut self.out.view_mut(),
+        );
+        std::hint::black_box(&self.out);
+    }
+}
+
 struct Timed {
     /// `(forward, forward + backward)` of each runner.
     runners: Vec<(Timing, Timing)>,
-    /// The roofline GEMM.
-    gemm: Timing,
+    /// The `gemm` row's GEMM.
+    gemm: Option<Timing>,
+    /// PyTorch's `(forward, forward + backward)`.
+    torch: Option<(Timing, Timing)>,
 }
 
-/// Times every runner and the roofline GEMM side by side: one warm-up of each, then `repeats`
-/// rounds in which each is timed once, so that a slow spell of a noisy machine hits all of them
-/// alike. Times are taken inside the pool, so its hand-off is not counted. The roofline is one single-threaded `f32` GEMM with the forward's flop count,
-/// `[T·B, I+H] · [I+H, G·H]`, by the routine the kernels call (ndarray's `general_mat_mul`).
+/// Times every runner, the GEMM and PyTorch side by side: one warm-up of each, then `repeats`
+/// rounds in which each is timed once. Our times are taken inside the pool (its hand-off is
+/// not counted), PyTorch's inside its process (the pipe is not counted).
 fn time_rounds(
-    o: &BenchOptions,
-    cell: CellKind,
-    shape: Shape,
-    rs: &[Box<dyn Runner>],
+    repeats: usize,
+    rs: &[&dyn Runner],
+    mut gemm: Option<GemmProblem>,
+    mut torch: Option<&mut pytorch::Worker>,
     pool: &rayon::ThreadPool,
     mut round: impl FnMut(usize),
-) -> Timed {
-    let (m, k, n) = (
-        shape.seq_len * shape.batch,
-        shape.input_size + shape.hidden_size,
-        cell.gates() * shape.hidden_size,
-    );
-    let a = Array2::<f32>::from_elem((m, k), 0.5);
-    let w = Array2::<f32>::from_elem((k, n), 0.25);
-    let mut out = Array2::<f32>::zeros((m, n));
-    let mut gemm = || {
-        ndarray::linalg::general_mat_mul(1.0, &a, &w, 0.0, &mut out);
-        std::hint::black_box(&out);
-    };
-    // Every call runs on the pool (only v3 uses more than one of its threads).
+) -> Result<Timed> {
     let fwd_of = |r: &dyn Runner| pool.install(|| elapsed_ms(|| r.forward()));
     let all_of = |r: &dyn Runner| pool.install(|| elapsed_ms(|| r.forward_backward()));
     for r in rs {
-        fwd_of(r.as_ref()); // warm-up
-        all_of(r.as_ref());
+        fwd_of(*r); // warm-up
+        all_of(*r);
     }
-    gemm();
+    if let Some(g) = gemm.as_mut() {
+        g.run();
+    }
+    if let Some(w) = torch.as_deref_mut() {
+        w.time("fwd")?;
+        w.time("fwd_bwd")?;
+    }
     let mut fwd = vec![Vec::new(); rs.len()];
     let mut all = vec![Vec::new(); rs.len()];
-    let mut g = Vec::new();
-    for k in 0..o.repeats {
+    let (mut g, mut tf, mut ta) = (Vec::new(), Vec::new(), Vec::new());
+    for k in 0..repeats {
         round(k);
         for (j, r) in rs.iter().enumerate() {
-            fwd[j].push(fwd_of(r.as_ref()));
-            all[j].push(all_of(r.as_ref()));
+            fwd[j].push(fwd_of(*r));
+            all[j].push(all_of(*r));
         }
-        g.push(elapsed_ms(&mut gemm));
+        if let Some(p) = gemm.as_mut() {
+            g.push(elapsed_ms(|| p.run()));
+        }
+        if let Some(w) = torch.as_deref_mut() {
+            tf.push(w.time("fwd")?);
+            ta.push(w.time("fwd_bwd")?);
+        }
     }
-    Timed {
+    Ok(Timed {
         runners: fwd
             .into_iter()
             .map(summarize)
             .zip(all.into_iter().map(summarize))
             .collect(),
-        gemm: summarize(g),
-    }
+        gemm: (!g.is_empty()).then(|| summarize(g)),
+        torch: (!ta.is_empty()).then(|| (summarize(tf), summarize(ta))),
+    })
 }
 
 /// `rnnbook bench`: runs [`run`] with a progress bar on stderr, then prints the table, or with
@@ -294,11 +488,11 @@ pub fn command(opts: &BenchOptions) -> Result<()> {
         pb.set_message(msg.to_string());
     });
     pb.finish_and_clear();
-    let rows = rows?;
+    let report = rows?;
     if opts.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", table(&rows));
+        print!("{}", table(&report));
     }
     Ok(())
 }

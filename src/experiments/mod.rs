@@ -47,7 +47,7 @@ pub struct StudyReport {
 }
 
 /// The CPU's model name (Linux), for the records.
-pub(crate) fn cpu_model() -> String {
+pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

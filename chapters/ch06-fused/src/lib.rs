@@ -28,6 +28,7 @@ pub mod layer;
 pub mod lstm;
 pub mod matmul;
 pub mod results;
+pub mod roofline;
 pub mod rows;
 pub mod runners;
 pub mod simd;

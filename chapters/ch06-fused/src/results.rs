@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::roofline::Ceilings;
+
 /// One implementation's timings; the JSON row of `rnnbook bench --json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BenchRow {
     /// `lstm` or `gru`.
     pub cell: String,
-    /// `naive` (the chapter code), `v1`, `v2`, `v3`, `gemm` (one GEMM of the forward's flops),
-    /// or `pytorch`.
+    /// `naive` (the chapter code), `v1` … `v6`, `gemm` (one library GEMM of the forward's
+    /// flop count), or `pytorch`.
     #[serde(rename = "impl")]
     pub implementation: String,
     /// `f64` or `f32`.
@@ -66,6 +68,50 @@ pub struct Machine {
     pub date: String,
     /// The repository's commit.
     pub commit: String,
+    /// The ceilings `rnnbook bench` measured (absent in data from before they were measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceilings: Option<Ceilings>,
+    /// What PyTorch said of itself, per cell (absent without `--pytorch`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub torch_cells: Vec<TorchCell>,
+}
+
+/// The machine as one `rnnbook bench --json` run reports it, before the data file adds the
+/// date, commit and versions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchMachine {
+    /// CPU model name.
+    pub cpu: String,
+    /// Logical CPUs.
+    pub logical_cpus: usize,
+    /// The measured ceilings.
+    pub ceilings: Ceilings,
+    /// What PyTorch said of itself, per cell (empty without `--pytorch`).
+    pub torch_cells: Vec<TorchCell>,
+}
+
+/// The JSON of `rnnbook bench --json`: the machine, then the rows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchReport {
+    /// Where the rows were measured.
+    pub machine: BenchMachine,
+    /// One row per implementation and combination.
+    pub rows: Vec<BenchRow>,
+}
+
+/// What the PyTorch worker said of itself for one cell.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TorchCell {
+    /// `lstm` or `gru`.
+    pub cell: String,
+    /// `torch.__version__`.
+    pub torch: String,
+    /// `torch.backends.cpu.get_cpu_capability()`, e.g. `AVX512`.
+    pub capability: String,
+    /// `torch.backends.mkldnn.is_available()`.
+    pub onednn_available: bool,
+    /// Whether the profiler saw oneDNN's RNN kernel (`aten::mkldnn_rnn_layer`) run this cell.
+    pub onednn_ran: bool,
 }
 
 /// One `rnnbook bench --json` invocation.

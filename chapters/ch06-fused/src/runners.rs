@@ -459,6 +459,50 @@ where
 }
 // ANCHOR_END: runners
 
+/// The numbers [`runners`] gives the `f32` versions, by name, flattened in row-major order:
+/// `x`, `h0`, `c0`, `dy`, `dh_n`, `dc_n` (the last two states only matter for the LSTM), then
+/// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` in PyTorch's layout. For running another library
+/// (PyTorch, in `rnnbook bench --pytorch`) on exactly the same problem.
+pub fn inputs_f32(cell: CellKind, shape: Shape, seed: u64) -> Vec<(&'static str, Vec<f32>)> {
+    let (i, h) = (shape.input_size, shape.hidden_size);
+    let mut rng = seeded_rng(seed);
+    let flat = |a: ArrayD<f64>| a.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+    let params: [ArrayD<f64>; 4] = match cell {
+        CellKind::Lstm => {
+            let p = LstmParams::init(i, h, &mut rng);
+            [
+                p.weight_ih.into_dyn(),
+                p.weight_hh.into_dyn(),
+                p.bias_ih.into_dyn(),
+                p.bias_hh.into_dyn(),
+            ]
+        }
+        CellKind::Gru => {
+            let p = GruParams::init(i, h, &mut rng);
+            [
+                p.weight_ih.into_dyn(),
+                p.weight_hh.into_dyn(),
+                p.bias_ih.into_dyn(),
+                p.bias_hh.into_dyn(),
+            ]
+        }
+    };
+    let d = random_data(shape, &mut rng); // drawn after the parameters, as in `runners`
+    let [w_ih, w_hh, b_ih, b_hh] = params;
+    vec![
+        ("x", flat(d.x.into_dyn())),
+        ("h0", flat(d.h0.into_dyn())),
+        ("c0", flat(d.c0.into_dyn())),
+        ("dy", flat(d.dy.into_dyn())),
+        ("dh_n", flat(d.dh_n.into_dyn())),
+        ("dc_n", flat(d.dc_n.into_dyn())),
+        ("weight_ih", flat(w_ih)),
+        ("weight_hh", flat(w_hh)),
+        ("bias_ih", flat(b_ih)),
+        ("bias_hh", flat(b_hh)),
+    ]
+}
+
 /// The problem's data in `f64`; `c0`/`dc_n` only matter for the LSTM.
 struct Data64 {
     x: Array3<f64>,

@@ -144,3 +144,32 @@ fn a_long_sequence_stays_within_tolerance() {
         }
     }
 }
+
+#[test]
+fn the_exported_inputs_are_the_problem_the_versions_solve() {
+    // Rebuild v2's problem from the exported numbers and compare its outputs with the runner's.
+    use ch06_fused::kernel::Kernel;
+    use ch06_fused::lstm::{self, LstmF32, LstmState};
+    use ndarray::{Array1, Array2, Array3};
+    let s = shape((3, 2, 4, 5));
+    let named = ch06_fused::runners::inputs_f32(CellKind::Lstm, s, 7);
+    let get = |n: &str| named.iter().find(|(k, _)| *k == n).unwrap().1.clone();
+    let m2 = |n: &str, r: usize, c: usize| Array2::from_shape_vec((r, c), get(n)).unwrap();
+    let p = LstmF32 {
+        weight_ih: m2("weight_ih", 20, 4),
+        weight_hh: m2("weight_hh", 20, 5),
+        bias_ih: Array1::from(get("bias_ih")),
+        bias_hh: Array1::from(get("bias_hh")),
+    };
+    let x = Array3::from_shape_vec((3, 2, 4), get("x")).unwrap();
+    let s0 = LstmState {
+        h: m2("h0", 2, 5),
+        c: m2("c0", 2, 5),
+    };
+    let (y, _, _) = lstm::V2::forward(&p, x.view(), &s0);
+    let rs = runners(CellKind::Lstm, s, 7);
+    let out = rs[2].outputs();
+    assert_eq!(out[0].0, "y");
+    let want = out[0].1.mapv(|v| v as f32);
+    assert_eq!(y.into_dyn(), want);
+}
