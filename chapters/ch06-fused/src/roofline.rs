@@ -9,6 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use crate::runners::{CellKind, Shape};
 use crate::simd::Path;
 
 // ANCHOR: peak
@@ -140,6 +141,29 @@ fn sum16(data: &[f32]) -> f32 {
     Avx512::run(body)
 }
 
+// ANCHOR: intensity
+/// The arithmetic intensity of one forward + backward pass over a sequence, in flop per byte,
+/// by a simple model of the bytes that must move: `weight_hh` is read at every step, forward
+/// and backward (`2·T·G·H²` numbers: between steps nothing else can be done with it), and the
+/// sequence's activations once each way (`x`, `y`, their gradients, and the gate buffer written
+/// forward and read backward: `2·T·B·(I + H + G·H)`); every number is 4 bytes. The flops are
+/// the GEMM flops of [`crate::runners::Shape::forward_flops`], three times. With the batch `B`
+/// the flops grow and the weights' bytes do not: at `B = 1` the time loop is a matrix-vector
+/// product, about 1 flop per byte of weights, and memory bandwidth is the ceiling; from a few
+/// tens of rows up, the FMA units are.
+pub fn sequence_intensity(cell: CellKind, shape: Shape) -> f64 {
+    let Shape {
+        seq_len: t,
+        batch: b,
+        input_size: i,
+        hidden_size: h,
+    } = shape;
+    let g = cell.gates();
+    let numbers = 2 * t * g * h * h + 2 * t * b * (i + h + g * h);
+    3.0 * shape.forward_flops(cell) / (4 * numbers) as f64
+}
+// ANCHOR_END: intensity
+
 /// The machine's ceilings as `rnnbook bench` measures and reports them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ceilings {
@@ -193,5 +217,24 @@ mod tests {
             .collect();
         assert!(peaks.iter().all(|&g| g.is_finite() && g > 0.0), "{peaks:?}");
         assert!(read_bandwidth_gbs(1 << 16, 10) > 0.0);
+    }
+
+    #[test]
+    fn intensity_follows_its_model() {
+        let s = |b| Shape {
+            seq_len: 100,
+            batch: b,
+            input_size: 256,
+            hidden_size: 256,
+        };
+        // B = 1: 3·2·100·1·512·1024 flops over 4·(2·100·4·256² + 2·100·1·(256 + 256 + 1024)) bytes.
+        let want = 3.0 * 2.0 * 100.0 * 512.0 * 1024.0 / (4.0 * (52_428_800.0 + 307_200.0));
+        assert!((sequence_intensity(CellKind::Lstm, s(1)) - want).abs() < 1e-9);
+        // More rows, more flops per byte; the GRU has fewer gates but the same ratio at B = 1.
+        assert!(
+            sequence_intensity(CellKind::Lstm, s(32))
+                > 20.0 * sequence_intensity(CellKind::Lstm, s(1))
+        );
+        assert!(sequence_intensity(CellKind::Gru, s(32)) > 0.0);
     }
 }

@@ -131,8 +131,8 @@ macro_rules! maybe_fused {
     };
 }
 
-maybe_fused!(Lstm, lstm::V2, 4);
-maybe_fused!(Gru, gru::V2, 3);
+maybe_fused!(Lstm, lstm::V5, 4);
+maybe_fused!(Gru, gru::V5, 3);
 maybe_fused!(Rnn);
 maybe_fused!(GruCho);
 

@@ -1,6 +1,8 @@
 //! Chapter 6's figures and results table, drawn from the committed benchmark data
-//! (`chapters/ch06-fused/data/bench.json`, written by `bench/sweep.py`). The build never
-//! benchmarks: timings belong to the machine that measured them, which the file records.
+//! (`chapters/ch06-fused/data/bench.json`, written by `bench/sweep.py`): the versions at the
+//! default shape, the scaling and the heat map from the grids of `rnnbook bench --sweep`, and
+//! the roofline from the ceilings the benchmark measured. The build never benchmarks: timings
+//! belong to the machine that measured them, which the file records.
 
 use anyhow::{Result, bail, ensure};
 use plotters::coord::Shift;
@@ -8,11 +10,13 @@ use plotters::prelude::*;
 
 use super::Figure;
 use super::style::{
-    AxisText, BLUE, BookMesh, FONT, GREEN, GREY, LIGHT_GREY, ORANGE, PANEL_AXIS_TEXT, PURPLE, SKY,
-    draw_legend, plot_err, pow2_label, svg_document_sized,
+    AxisText, BLUE, BookMesh, FONT, GREEN, GREY, LIGHT_GREY, NAVY, ORANGE, PANEL_AXIS_TEXT, PURPLE,
+    SKY, draw_legend, plot_err, pow2_label, svg_document_sized,
 };
 use ch06_fused::results::{BenchFile, BenchRow};
 
+mod heatmap;
+mod roofline;
 mod table;
 
 /// Chapter 6's figures, and the results table the page includes.
@@ -28,7 +32,11 @@ pub fn figures() -> Vec<Figure> {
         },
         Figure {
             file: "ch06-roofline.svg",
-            draw: roofline,
+            draw: roofline::roofline,
+        },
+        Figure {
+            file: "ch06-heatmap.svg",
+            draw: heatmap::heatmap,
         },
         Figure {
             file: "ch06-results.md",
@@ -61,11 +69,14 @@ fn bars(rows: &[&BenchRow]) -> Result<Vec<(String, f64, RGBColor)>> {
     Ok(vec![
         ("naive (f64)".into(), ours("naive", 1)?, GREY),
         ("v1".into(), ours("v1", 1)?, SKY),
-        ("v2".into(), ours("v2", 1)?, BLUE),
+        ("v2".into(), ours("v2", 1)?, SKY),
+        ("v4 (gemm crate)".into(), ours("v4", 1)?, BLUE),
+        ("v5 (packed, fused)".into(), ours("v5", 1)?, NAVY),
         ("PyTorch, 1 thread".into(), ours("pytorch", 1)?, ORANGE),
         ("v3, 2 threads".into(), ours("v3", 2)?, GREEN),
+        ("v6, 2 threads".into(), ours("v6", 2)?, GREEN),
         ("PyTorch, 2 threads".into(), ours("pytorch", 2)?, PURPLE),
-        ("GEMM roofline, 1 thr.".into(), ours("gemm", 1)?, LIGHT_GREY),
+        ("one GEMM ×3, 1 thr.".into(), ours("gemm", 1)?, LIGHT_GREY),
     ])
 }
 
@@ -82,7 +93,7 @@ fn versions() -> Result<String> {
             bars(&data.run("gru-default")?.rows.iter().collect::<Vec<_>>())?,
         ),
     ];
-    svg_document_sized((900, 420), |root| {
+    svg_document_sized((900, 500), |root| {
         let root = root
             .titled(
                 "Forward + backward, T=100 B=32 I=H=256 (median; lower is better)",
@@ -174,10 +185,8 @@ impl Series {
     }
 }
 
-const NAIVE: Series = Series::new("naive (f64)", "naive", 1, GREY);
-const V1: Series = Series::new("v1", "v1", 1, SKY);
-const V2: Series = Series::new("v2", "v2", 1, BLUE);
-const V3_2: Series = Series::new("v3, 2 threads", "v3", 2, GREEN);
+const V5: Series = Series::new("v5, 1 thread", "v5", 1, NAVY);
+const V6_2: Series = Series::new("v6, 2 threads", "v6", 2, GREEN);
 const TORCH_1: Series = Series::new("PyTorch, 1 thread", "pytorch", 1, ORANGE);
 const TORCH_2: Series = Series::new("PyTorch, 2 threads", "pytorch", 2, PURPLE);
 
@@ -203,57 +212,51 @@ fn points(
     Ok(p)
 }
 
-/// Forward + backward time against `T` (linear axes), `H = I` and `B` (log–log).
+/// Forward + backward time of the LSTM against `T` (linear axes), `H = I` and `B` (log–log),
+/// each through the default shape (T=100, B=32, I=H=256), from the grid.
 fn scaling() -> Result<String> {
     let data = load()?;
-    let t_rows = data.rows_of("lstm-seq-len");
-    let h_rows = data.rows_of("lstm-hidden-");
-    let b_rows = data.rows_of("lstm-batch");
-    let one = [&NAIVE, &V1, &V2, &TORCH_1];
-    let b_series = [&NAIVE, &V2, &V3_2, &TORCH_1, &TORCH_2];
+    let grid = data.rows_of("lstm-grid");
+    let through = |t: Option<usize>, b: Option<usize>, h: Option<usize>| -> Vec<&BenchRow> {
+        grid.iter()
+            .copied()
+            .filter(|r| {
+                r.seq_len == t.unwrap_or(r.seq_len)
+                    && r.batch == b.unwrap_or(r.batch)
+                    && r.hidden_size == h.unwrap_or(r.hidden_size)
+            })
+            .collect()
+    };
+    let (t_rows, h_rows, b_rows) = (
+        through(None, Some(32), Some(256)),
+        through(Some(100), Some(32), None),
+        through(Some(100), None, Some(256)),
+    );
+    let series = [&V5, &TORCH_1, &V6_2, &TORCH_2];
     let ms = |r: &BenchRow| r.fwd_bwd_ms;
+    let lines = |rows: &[&BenchRow], x: fn(&BenchRow) -> f64| -> Result<Vec<Line<'static>>> {
+        series
+            .iter()
+            .map(|s| Ok((s.name, s.colour, points(rows, s, x, ms)?)))
+            .collect()
+    };
     let panels: [Panel<'_>; 3] = [
         (
             "against T (B=32, I=H=256)",
             "T",
-            one.iter()
-                .map(|s| {
-                    Ok((
-                        s.name,
-                        s.colour,
-                        points(&t_rows, s, |r| r.seq_len as f64, ms)?,
-                    ))
-                })
-                .collect::<Result<_>>()?,
+            lines(&t_rows, |r| r.seq_len as f64)?,
             false,
         ),
         (
             "against H = I (T=100, B=32)",
             "H = I (log)",
-            one.iter()
-                .map(|s| {
-                    Ok((
-                        s.name,
-                        s.colour,
-                        points(&h_rows, s, |r| r.hidden_size as f64, ms)?,
-                    ))
-                })
-                .collect::<Result<_>>()?,
+            lines(&h_rows, |r| r.hidden_size as f64)?,
             true,
         ),
         (
             "against B (T=100, I=H=256)",
             "B (log)",
-            b_series
-                .iter()
-                .map(|s| {
-                    Ok((
-                        s.name,
-                        s.colour,
-                        points(&b_rows, s, |r| r.batch as f64, ms)?,
-                    ))
-                })
-                .collect::<Result<_>>()?,
+            lines(&b_rows, |r| r.batch as f64)?,
             true,
         ),
     ];
@@ -264,7 +267,7 @@ fn scaling() -> Result<String> {
         for (i, (area, (title, x_desc, series, log))) in
             root.split_evenly((1, 3)).iter().zip(panels).enumerate()
         {
-            line_panel(area, title, x_desc, &series, log, i != 1)?;
+            line_panel(area, title, x_desc, &series, log, i == 0)?;
         }
         Ok(())
     })
@@ -353,83 +356,6 @@ fn line_panel(
     Ok(())
 }
 
-/// GEMM GFLOP/s of each implementation against `H = I`, under the single-core GEMM line.
-fn roofline() -> Result<String> {
-    let data = load()?;
-    let rows = data.rows_of("lstm-hidden-");
-    let h = |r: &BenchRow| (r.hidden_size as f64).log2();
-    let rate = |r: &BenchRow| r.gflops;
-    let gemm = points(
-        &rows,
-        &Series::new("GEMM roofline", "gemm", 1, GREY),
-        h,
-        rate,
-    )?;
-    let series: Vec<Line<'_>> = [&NAIVE, &V1, &V2, &TORCH_1]
-        .iter()
-        .map(|s| Ok((s.name, s.colour, points(&rows, s, h, rate)?)))
-        .collect::<Result<_>>()?;
-    let y_max = gemm.iter().map(|p| p.1).fold(0.0, f64::max) * 1.7;
-    let (x_lo, x_hi) = (gemm[0].0 - 0.3, gemm[gemm.len() - 1].0 + 0.3);
-    let ticks = gemm.len();
-    svg_document_sized((760, 440), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "LSTM forward + backward: GEMM GFLOP/s against the one-thread GEMM (T=100, B=32)",
-                (FONT, 16),
-            )
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(56)
-            .build_cartesian_2d(x_lo..x_hi, 0.0..y_max)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("H = I (log)")
-            .y_desc("GFLOP/s (GEMM flops only)")
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .x_labels(ticks)
-            .x_label_formatter(&pow2_label)
-            .book_style(PANEL_AXIS_TEXT)
-            .draw()
-            .map_err(plot_err)?;
-        let dashed = GREY.stroke_width(2);
-        chart
-            .draw_series(DashedLineSeries::new(gemm.clone(), 8, 5, dashed))
-            .map_err(plot_err)?
-            .label("single-core f32 GEMM (roofline)")
-            .legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (8, 0)], dashed)
-                    + PathElement::new(vec![(13, 0), (21, 0)], dashed)
-            });
-        let sixty: Vec<(f64, f64)> = gemm.iter().map(|&(x, y)| (x, 0.6 * y)).collect();
-        let thin = GREY.mix(0.6).stroke_width(1);
-        chart
-            .draw_series(DashedLineSeries::new(sixty, 3, 4, thin))
-            .map_err(plot_err)?
-            .label("60 % of the roofline")
-            .legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (4, 0)], thin)
-                    + PathElement::new(vec![(8, 0), (12, 0)], thin)
-                    + PathElement::new(vec![(16, 0), (20, 0)], thin)
-            });
-        for (name, colour, pts) in series {
-            let stroke = colour.stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(pts.clone(), stroke))
-                .map_err(plot_err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], stroke));
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
-                .map_err(plot_err)?;
-        }
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 12)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,16 +363,17 @@ mod tests {
     #[test]
     fn the_committed_data_parses_and_every_figure_draws() {
         let data = load().unwrap();
-        for name in ["lstm-default", "gru-default", "lstm-seq-len", "lstm-batch"] {
+        for name in ["lstm-default", "gru-default", "lstm-grid", "gru-grid"] {
             assert!(data.run(name).is_ok(), "{name}");
         }
-        for draw in [versions, scaling, roofline] {
+        assert!(data.machine.ceilings.is_some());
+        for draw in [versions, scaling, roofline::roofline, heatmap::heatmap] {
             let svg = draw().unwrap();
             assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         }
         let table = table::results_table().unwrap();
         assert!(table.contains(&data.machine.cpu));
-        assert!(table.contains("| v2 | 1 |") && table.contains("| PyTorch | 2 |"));
+        assert!(table.contains("| v5 | 1 |") && table.contains("| PyTorch | 2 |"));
     }
 
     #[test]

@@ -52,8 +52,10 @@ fn step_forward<S: Simd>(
     let (l, b) = (S::LANES, h_prev.len() / h);
     let (nr, mr) = (G * l, S::mr(G));
     let mut tile = [0.0f32; MAX_TILE];
-    for (r0, m) in row_tiles(b, mr) {
-        for (u, panel) in w.chunks_exact(h * nr).enumerate() {
+    // Panels outside, row tiles inside: each panel of packed weights comes from L2 (or L3)
+    // once per step and is reused from L1 by every row tile.
+    for (u, panel) in w.chunks_exact(h * nr).enumerate() {
+        for (r0, m) in row_tiles(b, mr) {
             let (j0, n) = (u * l, l.min(h - u * l));
             let acc = &mut tile[..m * nr];
             for r in 0..m {
@@ -115,8 +117,8 @@ fn step_backward<S: Simd>(
     let (l, b) = (S::LANES, direct.len() / h);
     let (nr, mr) = (NV_BACK * l, S::mr(NV_BACK));
     let mut tile = [0.0f32; MAX_TILE];
-    for (r0, m) in row_tiles(b, mr) {
-        for (pnl, panel) in w.chunks_exact(G * h * nr).enumerate() {
+    for (pnl, panel) in w.chunks_exact(G * h * nr).enumerate() {
+        for (r0, m) in row_tiles(b, mr) {
             let (j0, n) = (pnl * nr, nr.min(h - pnl * nr));
             let acc = &mut tile[..m * nr];
             for r in 0..m {

@@ -27,7 +27,7 @@ use super::{LstmF32, LstmF32Grads, LstmState, check_forward, row_backward, row_f
 use crate::act::Fast;
 use crate::kernel::Kernel;
 use crate::matmul::{Gemm, MatMul};
-use crate::rows::{broadcast_rows, flat as slice, flat_mut as slice_mut, sum_rows};
+use crate::rows::{flat as slice, flat_mut as slice_mut, sum_rows};
 use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
 
 /// The LSTM with `weight_hh` packed once and the gate math fused into the per-step product, on
@@ -40,8 +40,8 @@ const G: usize = 4;
 const NV_BACK: usize = 4;
 
 // ANCHOR: step_forward
-/// One forward step: `gates_t: [B, 4H]` holds the input side of step `t` and receives the
-/// activated gates; `c_prev: [B, H]`; `c_next`, `tanh_c: [B, H]` receive `c_t` and `tanh(c_t)`.
+/// One forward step: `gates_t: [B, 4H]` holds `x_t W_ihᵀ` and receives the activated gates;
+/// `bias` is `b_ih + b_hh`, added as each tile starts; `c_prev: [B, H]`; `c_next`, `tanh_c: [B, H]` receive `c_t` and `tanh(c_t)`.
 /// `h_prev` and `h_next` are rows of `ld` numbers whose first `H` are `h_{t-1}` and `h_t` (they
 /// live inside the `[x | h]` buffer). `w` is `weight_hh` packed by [`pack_gates`] for `S::LANES`.
 #[inline(always)]
@@ -49,6 +49,7 @@ const NV_BACK: usize = 4;
 fn step_forward<S: Simd>(
     (h, ld): (usize, usize),
     w: &[f32],
+    bias: &[f32],
     gates_t: &mut [f32],
     h_prev: &[f32],
     c_prev: &[f32],
@@ -59,15 +60,20 @@ fn step_forward<S: Simd>(
     let (l, b) = (S::LANES, c_prev.len() / h);
     let (nr, mr) = (G * l, S::mr(G));
     let mut tile = [0.0f32; MAX_TILE];
-    for (r0, m) in row_tiles(b, mr) {
-        for (u, panel) in w.chunks_exact(h * nr).enumerate() {
+    // Panels outside, row tiles inside: each panel of packed weights comes from L2 (or L3)
+    // once per step and is reused from L1 by every row tile.
+    for (u, panel) in w.chunks_exact(h * nr).enumerate() {
+        for (r0, m) in row_tiles(b, mr) {
             let (j0, n) = (u * l, l.min(h - u * l)); // units j0 … j0+n−1
             let acc = &mut tile[..m * nr];
             for r in 0..m {
                 let row = &gates_t[(r0 + r) * G * h..][..G * h];
                 for g in 0..G {
                     let dst = &mut acc[r * nr + g * l..][..l];
-                    dst[..n].copy_from_slice(&row[g * h + j0..][..n]); // the input side
+                    let (x_side, b) = (&row[g * h + j0..][..n], &bias[g * h + j0..][..n]);
+                    for ((d, &a), &b) in dst.iter_mut().zip(x_side).zip(b) {
+                        *d = a + b; // the input side and both biases
+                    }
                     dst[n..].fill(0.0);
                 }
             }
@@ -115,8 +121,8 @@ fn step_backward<S: Simd>(
     let (l, b) = (S::LANES, dc.len() / h);
     let (nr, mr) = (NV_BACK * l, S::mr(NV_BACK));
     let mut tile = [0.0f32; MAX_TILE];
-    for (r0, m) in row_tiles(b, mr) {
-        for (pnl, panel) in w.chunks_exact(G * h * nr).enumerate() {
+    for (pnl, panel) in w.chunks_exact(G * h * nr).enumerate() {
+        for (r0, m) in row_tiles(b, mr) {
             let (j0, n) = (pnl * nr, nr.min(h - pnl * nr));
             let acc = &mut tile[..m * nr];
             acc.fill(0.0);
@@ -195,9 +201,10 @@ impl<S: Simd> Kernel for Packed<S> {
         let xs = x.to_shape((t_len * b, i)).expect("[T·B, I]");
         xh.slice_mut(s![..t_len * b, ..i]).assign(&xs);
         xh.slice_mut(s![..b, i..]).assign(&s0.h);
-        let mut gates = broadcast_rows(t_len * b, &(&p.bias_ih + &p.bias_hh));
+        let mut gates = Array2::zeros((t_len * b, G * h));
         let x_part = xh.slice(s![..t_len * b, ..i]);
-        Gemm::mat_mul(1.0, &x_part, &p.weight_ih.t(), 1.0, &mut gates.view_mut());
+        Gemm::mat_mul(1.0, &x_part, &p.weight_ih.t(), 0.0, &mut gates.view_mut());
+        let bias = (&p.bias_ih + &p.bias_hh).to_vec();
         let w = pack_gates(p.weight_hh.view(), G, S::LANES); // once per sequence
         let mut c = Array2::zeros(((t_len + 1) * b, h));
         c.slice_mut(s![0..b, ..]).assign(&s0.c);
@@ -213,6 +220,7 @@ impl<S: Simd> Kernel for Packed<S> {
                     step_forward::<S>(
                         (h, ld),
                         &w,
+                        &bias,
                         &mut g_all[t * G * bh..][..G * bh],
                         &done[t * b * ld + i..],
                         &c_done[t * bh..],
