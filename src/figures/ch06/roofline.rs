@@ -58,7 +58,7 @@ pub(super) fn roofline() -> Result<String> {
     }
     let peak = c.peak();
     let (x_lo, x_hi) = (-1.0, 8.0); // 0.5 … 256 flop/byte
-    let (y_lo, y_hi) = (2.0, peak * 2.5);
+    let (y_lo, y_hi) = (8.0, peak * 2.0);
     svg_document_sized((820, 500), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(
