@@ -206,10 +206,31 @@ mod tests {
     #[test]
     fn the_committed_data_has_the_runs_the_figures_draw() {
         let data = BenchFile::read(&BenchFile::committed_path()).unwrap();
-        for name in ["lstm-default", "gru-default", "lstm-seq-len", "lstm-batch"] {
+        for name in ["lstm-default", "gru-default", "lstm-grid", "gru-grid"] {
             assert!(data.run(name).is_ok(), "{name}");
         }
-        assert!(!data.rows_of("lstm-hidden-").is_empty());
+        let c = data.machine.ceilings.as_ref().expect("measured ceilings");
+        assert_eq!(c.paths.len(), c.fma_peak_gflops.len());
+        assert_eq!(
+            data.machine.torch_cells.len(),
+            2,
+            "what PyTorch said, per cell"
+        );
+        // The grids hold every cell of `rnnbook bench --sweep` for v5, v6 and PyTorch.
+        for grid in ["lstm-grid", "gru-grid"] {
+            let rows = data.rows_of(grid);
+            for threads in [1, 2] {
+                for imp in ["v6", "pytorch"] {
+                    let n = rows
+                        .iter()
+                        .filter(|r| r.implementation == imp && r.threads == threads)
+                        .count();
+                    assert_eq!(n, 3 * 4 * 3, "{grid} {imp} on {threads} thread(s)");
+                }
+            }
+            // v5 uses one thread, and is timed in the rounds of both thread counts.
+            assert_eq!(rows.iter().filter(|r| r.implementation == "v5").count(), 72);
+        }
     }
 
     #[test]

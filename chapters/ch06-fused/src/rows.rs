@@ -31,6 +31,18 @@ pub fn flat_mut(a: &mut Array2<f32>) -> &mut [f32] {
     a.as_slice_mut().expect("standard layout")
 }
 
+/// From `h_all: [(T+1)·B, H]` (`h_0 … h_T`, one block of `B` rows each): `y = h_1 … h_T` as
+/// `[T, B, H]`, and `h_T`.
+pub fn outputs(h_all: &Array2<f32>, t_len: usize, b: usize) -> (ndarray::Array3<f32>, Array2<f32>) {
+    let h = h_all.ncols();
+    let y = h_all
+        .slice(ndarray::s![b.., ..])
+        .to_shape((t_len, b, h))
+        .expect("[T, B, H]")
+        .into_owned();
+    (y, h_all.slice(ndarray::s![t_len * b.., ..]).to_owned())
+}
+
 /// `[rows, cols]` with every row equal to `bias`.
 pub fn broadcast_rows(rows: usize, bias: &Array1<f32>) -> Array2<f32> {
     Array2::from_shape_fn((rows, bias.len()), |(_, j)| bias[j])

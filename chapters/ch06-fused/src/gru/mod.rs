@@ -18,7 +18,7 @@ use crate::act::{Act, Fast, Libm};
 use crate::kernel::Kernel;
 use crate::layer::{LayerF32, LayerF32Grads};
 use crate::matmul::{Gemm, MatMul, Ndarray};
-use crate::rows::{blocks, broadcast_rows, sl, sl_mut, sum_rows};
+use crate::rows::{blocks, broadcast_rows, outputs, sl, sl_mut, sum_rows};
 use crate::threads::Split;
 
 mod packed;
@@ -218,12 +218,7 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
             let gi_t = gates.slice_mut(s![now, ..]);
             A::block(|| gates_forward::<A>(gi_t, gh_t.view(), h_prev.view(), h_t.view_mut()));
         }
-        let y = h_all
-            .slice(s![b.., ..])
-            .to_shape((t_len, b, h))
-            .expect("[T, B, H]")
-            .into_owned();
-        let h_n = h_all.slice(s![t_len * b.., ..]).to_owned();
+        let (y, h_n) = outputs(&h_all, t_len, b);
         let cache = GruF32Cache {
             x: x2,
             gates,

@@ -18,7 +18,7 @@ use super::{
 use crate::act::Fast;
 use crate::kernel::Kernel;
 use crate::matmul::Gemm;
-use crate::rows::{flat as slice, flat_mut as slice_mut};
+use crate::rows::{flat as slice, flat_mut as slice_mut, outputs};
 use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
 
 /// The GRU with `weight_hh` packed once and the gate math fused into the per-step product, on
@@ -197,12 +197,7 @@ impl<S: Simd> Kernel for Packed<S> {
                 }
             });
         }
-        let y = h_all
-            .slice(s![b.., ..])
-            .to_shape((t_len, b, h))
-            .expect("[T, B, H]")
-            .into_owned();
-        let h_n = h_all.slice(s![t_len * b.., ..]).to_owned();
+        let (y, h_n) = outputs(&h_all, t_len, b);
         let cache = GruF32Cache {
             x: x2,
             gates,

@@ -22,7 +22,7 @@ use crate::act::{Act, Fast, Libm};
 use crate::kernel::{BatchRows, Kernel};
 use crate::layer::{LayerF32, LayerF32Grads};
 use crate::matmul::{Gemm, MatMul, Ndarray};
-use crate::rows::{blocks, broadcast_rows, sl, sl_mut, sum_rows};
+use crate::rows::{blocks, broadcast_rows, outputs, sl, sl_mut, sum_rows};
 use crate::threads::Split;
 
 mod packed;
@@ -273,12 +273,7 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
             let tc = tanh_c.slice_mut(s![now, ..]);
             A::block(|| gates_forward::<A>(g, c_prev.view(), c_next, tc, h_t.view_mut()));
         }
-        let y = h_all
-            .slice(s![b.., ..])
-            .to_shape((t_len, b, h))
-            .expect("[T, B, H]")
-            .into_owned();
-        let h_n = h_all.slice(s![t_len * b.., ..]).to_owned();
+        let (y, h_n) = outputs(&h_all, t_len, b);
         let c_n = c.slice(s![t_len * b.., ..]).to_owned();
         let cache = LstmF32Cache {
             x: x2,
@@ -303,7 +298,7 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
     ) -> (LstmF32Grads, Array3<f32>, LstmState) {
         let (dh_n, dc_n) = (&ds_n.h, &ds_n.c);
         let (t_len, b, h) = dy.dim();
-        check_backward(cache, dy, ds_n);
+        check_backward(cache.gates.nrows(), dy, ds_n);
         let mut dgates = Array2::zeros((t_len * b, 4 * h)); // every step's dgates, kept for the GEMMs
         let mut dh = dh_n.clone();
         let mut dc = dc_n.clone();
@@ -353,10 +348,11 @@ fn check_forward(p: &LstmF32, x: ArrayView3<f32>, s0: &LstmState) {
 }
 
 /// The shapes `backward` needs.
-fn check_backward(cache: &LstmF32Cache, dy: ArrayView3<f32>, ds_n: &LstmState) {
+/// `rows`: the forward pass's `T·B` (the rows of its gate buffer).
+fn check_backward(rows: usize, dy: ArrayView3<f32>, ds_n: &LstmState) {
     let (t_len, b, h) = dy.dim();
     assert_eq!(
-        cache.gates.nrows(),
+        rows,
         t_len * b,
         "dy must be [T, B, H] as in the forward pass"
     );

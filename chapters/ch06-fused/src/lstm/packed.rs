@@ -23,7 +23,9 @@ use std::marker::PhantomData;
 
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 
-use super::{LstmF32, LstmF32Grads, LstmState, check_forward, row_backward, row_forward};
+use super::{
+    LstmF32, LstmF32Grads, LstmState, check_backward, check_forward, row_backward, row_forward,
+};
 use crate::act::Fast;
 use crate::kernel::Kernel;
 use crate::matmul::{Gemm, MatMul};
@@ -252,17 +254,8 @@ impl<S: Simd> Kernel for Packed<S> {
         dy: ArrayView3<f32>,
         ds_n: &LstmState,
     ) -> (LstmF32Grads, Array3<f32>, LstmState) {
+        check_backward(cache.gates.nrows(), dy, ds_n);
         let (t_len, b, h) = dy.dim();
-        assert_eq!(
-            cache.gates.nrows(),
-            t_len * b,
-            "dy must be [T, B, H] as in the forward pass"
-        );
-        assert_eq!(
-            (ds_n.h.dim(), ds_n.c.dim()),
-            ((b, h), (b, h)),
-            "dh_n and dc_n must be [B, H]"
-        );
         let bh = b * h;
         let w = pack_cols(p.weight_hh.view(), NV_BACK * S::LANES); // once per sequence
         let mut dgates = Array2::zeros((t_len * b, G * h));
