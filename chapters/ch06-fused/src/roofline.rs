@@ -148,9 +148,9 @@ fn sum16(data: &[f32]) -> f32 {
 /// sequence's activations once each way (`x`, `y`, their gradients, and the gate buffer written
 /// forward and read backward: `2·T·B·(I + H + G·H)`); every number is 4 bytes. The flops are
 /// the GEMM flops of [`crate::runners::Shape::forward_flops`], three times. With the batch `B`
-/// the flops grow and the weights' bytes do not: at `B = 1` the time loop is a matrix-vector
-/// product, about 1 flop per byte of weights, and memory bandwidth is the ceiling; from a few
-/// tens of rows up, the FMA units are.
+/// the flops grow and the weights' bytes do not: at `B = 1` (about 1.5 flop per byte for
+/// `T = 100`, `I = H = 256`) bandwidth is the ceiling, and the time loop alone, a
+/// matrix-vector product, does 0.5 flop per byte; from a few tens of rows up, the FMA units are.
 pub fn sequence_intensity(cell: CellKind, shape: Shape) -> f64 {
     let Shape {
         seq_len: t,

@@ -473,9 +473,8 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
-    /// Every supported path's tile against a plain `f64` product, for every tile height.
-    fn check_path<S: Simd>() {
-        const NV: usize = 3;
+    /// A path's tile against a plain `f64` product, for every tile height, at `NV` vectors a row.
+    fn check_path<S: Simd, const NV: usize>() {
         let nr = NV * S::LANES;
         let (k, lda) = (37, 41);
         let a: Vec<f32> = (0..8 * lda)
@@ -506,12 +505,16 @@ mod tests {
 
     #[test]
     fn every_supported_path_computes_the_tile_product() {
-        check_path::<Portable>();
+        // Three vectors per row (the GRU's forward), four (the LSTM's, and every backward).
+        check_path::<Portable, 3>();
+        check_path::<Portable, 4>();
         if Path::Avx2.is_supported() {
-            check_path::<Avx2>();
+            check_path::<Avx2, 3>();
+            check_path::<Avx2, 4>();
         }
         if Path::Avx512.is_supported() {
-            check_path::<Avx512>();
+            check_path::<Avx512, 3>();
+            check_path::<Avx512, 4>();
         }
         assert_eq!(*Path::supported().last().unwrap(), Path::Portable);
         eprintln!("paths on this CPU: {:?}", Path::supported());

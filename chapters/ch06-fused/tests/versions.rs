@@ -86,17 +86,22 @@ fn v6_of_the_lstm_and_the_gru_matches_on_one_two_and_three_threads() {
     }
 }
 
-/// Shapes for the SIMD paths: every tile height and a partial last tile and unit block on each
-/// path (AVX-512 tiles are 6 or 8 rows of 16 units, AVX2 3 or 4 rows of 8, portable 4 of 8).
-const PATH_SHAPES: [(usize, usize, usize, usize); 6] = [
+/// Shapes for the SIMD paths: with `row_tiles`, every tile height from 1 to 8 rows on AVX-512
+/// (tiles of up to 6 rows of 16 units for the LSTM and the backward products, 8 for the GRU's
+/// forward) and on AVX2 (3 and 4 rows of 8), and a partial last block of units and backward
+/// panel on each path.
+const PATH_SHAPES: [(usize, usize, usize, usize); 10] = [
     (4, 1, 5, 16),   // B = 1: the matrix-vector case
-    (3, 7, 9, 33),   // one full tile and a partial one; H = 2 blocks of 16 and 1 unit
-    (5, 9, 3, 8),    // B = 9: AVX-512's GRU tiles of 8 and 1
+    (3, 7, 9, 33),   // tiles of 3 and 4 (AVX-512), 2, 2, 3 (AVX2); H = 2 blocks of 16 and 1 unit
+    (5, 9, 3, 8),    // tiles of 4 and 5
     (2, 13, 17, 70), // H = 70: a partial backward panel on every path
     (6, 4, 2, 1),    // H = 1
     (20, 2, 6, 24),
+    (3, 6, 5, 20),  // one tile of 6 (AVX-512's LSTM height)
+    (2, 8, 4, 17),  // one tile of 8 (AVX-512's GRU forward height)
+    (2, 12, 3, 16), // two tiles of 6
+    (2, 16, 6, 40), // 5, 5, 6 and 8, 8
 ];
-
 #[test]
 fn v5_matches_the_chapters_on_every_simd_path_this_cpu_has() {
     let paths = Path::supported();

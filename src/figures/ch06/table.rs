@@ -60,6 +60,16 @@ fn machine_paragraph(data: &BenchFile) -> Result<String> {
     ))
 }
 
+/// The median of sorted speed-ups (the mean of the middle two for an even count).
+fn median(sorted: &[super::heatmap::Speedup]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2].1
+    } else {
+        (sorted[n / 2 - 1].1 + sorted[n / 2].1) / 2.0
+    }
+}
+
 fn results_table_from(data: &BenchFile) -> Result<String> {
     let mut s = machine_paragraph(data)?;
     let peak = data.machine.ceilings.as_ref().map_or(1.0, |c| c.peak());
@@ -137,7 +147,7 @@ fn results_table_from(data: &BenchFile) -> Result<String> {
                 if threads == 1 { "v5" } else { "v6" },
                 sp.len(),
                 sp[0].1,
-                sp[sp.len() / 2].1,
+                median(&sp),
                 sp[sp.len() - 1].1,
                 if slower.is_empty() {
                     "none".to_string()

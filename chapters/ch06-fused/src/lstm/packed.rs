@@ -15,7 +15,7 @@
 //!
 //! The backward pass does the same with `dh_{t-1} = dgates_t · W_hh`: `weight_hh` packed once in
 //! column panels ([`pack_cols`]), and each tile of `dh_{t-1}` goes straight into step `t−1`'s
-//! [`row_backward`] for its units. With `B ≤ MR` (4 on AVX2, 6 on AVX-512) a step is one row of
+//! [`row_backward`] for its units. With `B ≤ MR` (3 on AVX2, 6 on AVX-512) a step is one row of
 //! tiles: a matrix-vector product streaming the packed weights from cache, which is the
 //! small-batch path.
 
