@@ -77,16 +77,6 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// `T = B = I = H = 1`: for asking how many runners there are.
-    pub fn tiny() -> Shape {
-        Shape {
-            seq_len: 1,
-            batch: 1,
-            input_size: 1,
-            hidden_size: 1,
-        }
-    }
-
     /// GEMM flops of one forward pass, `2·T·B·(I+H)·G·H`; forward + backward is three times it.
     pub fn forward_flops(&self, cell: CellKind) -> f64 {
         let Shape {
