@@ -54,7 +54,10 @@ fn json_output_has_one_row_per_implementation_with_every_field() {
     );
     let rows = report["rows"].as_array().unwrap();
     let impls: Vec<&str> = rows.iter().map(|r| r["impl"].as_str().unwrap()).collect();
-    assert_eq!(impls, ["naive", "v1", "v2", "v3", "v4", "v5", "v6", "gemm"]);
+    assert_eq!(
+        impls,
+        ["naive", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "gemm"]
+    );
     for r in rows {
         for field in [
             "cell",
@@ -108,7 +111,8 @@ fn lists_run_every_combination_for_both_cells() {
         .map(|r| (r.seq_len, r.threads))
         .collect();
     assert_eq!(v6, v3);
-    // Only v3 and v6 use more than one thread.
+    // Only v3 and v6 use more than one thread (the GRU has no v7).
+    assert!(rows.iter().all(|r| r.implementation != "v7"));
     assert!(
         rows.iter()
             .filter(|r| !["v3", "v6"].contains(&r.implementation.as_str()))
@@ -211,7 +215,7 @@ fn only_times_the_named_versions_and_the_sweep_fills_in_its_grid() {
         .collect();
     assert_eq!(got, want);
     // The grid, with T and B narrowed on the command line: both cells, H = I ∈ {128, 256, 512},
-    // 1 and 2 threads, v5 and v6.
+    // 1 and 2 threads, v5, v6 and v7.
     let o = rnnbook::bench::BenchOptions {
         cell: vec![],
         seq_len: vec![2],
@@ -228,7 +232,10 @@ fn only_times_the_named_versions_and_the_sweep_fills_in_its_grid() {
     let plan = rnnbook::bench::plan(&o).unwrap();
     assert_eq!(plan.cells.len(), 2);
     assert_eq!(plan.threads, [1, 2]);
-    assert_eq!(plan.only, Some(vec!["v5".to_string(), "v6".to_string()]));
+    assert_eq!(
+        plan.only,
+        Some(["v5", "v6", "v7"].map(String::from).to_vec())
+    );
     let hs: Vec<(usize, usize)> = plan
         .shapes
         .iter()

@@ -96,7 +96,7 @@ pub struct Plan {
 }
 
 /// Every name `--only` accepts.
-const IMPLEMENTATIONS: [&str; 8] = ["naive", "v1", "v2", "v3", "v4", "v5", "v6", "gemm"];
+const IMPLEMENTATIONS: [&str; 9] = ["naive", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "gemm"];
 
 fn or<T: Clone>(given: &[T], default: &[T]) -> Vec<T> {
     if given.is_empty() {
@@ -155,7 +155,7 @@ pub fn plan(o: &BenchOptions) -> Result<Plan> {
     }
     ensure!(threads.iter().all(|&n| n <= 256), "--threads: at most 256");
     let only = if o.only.is_empty() {
-        sweep.then(|| vec!["v5".to_string(), "v6".to_string()])
+        sweep.then(|| ["v5", "v6", "v7"].map(String::from).to_vec())
     } else {
         for name in &o.only {
             ensure!(

@@ -12,8 +12,8 @@ pub fn machine_lines(m: &BenchMachine) -> String {
         .map(|(p, g)| format!("{g:.0} ({p})"))
         .collect();
     let mut s = format!(
-        "machine: {}, {} logical CPUs; SIMD paths {} (v5 and v6 take {})\n\
-         one core: FMA peak GFLOP/s {}; read bandwidth {:.0} GB/s from 1 MiB (L2), {:.0} GB/s from 256 MiB (memory)\n",
+        "machine: {}, {} logical CPUs; SIMD paths {} (v5 to v7 take {})\n\
+         one core: FMA peak GFLOP/s {}; read bandwidth {:.0} GB/s from 512 KiB (L2), {:.0} GB/s from 256 MiB (memory)\n",
         m.cpu,
         m.logical_cpus,
         c.paths.join(", "),

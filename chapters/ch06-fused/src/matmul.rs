@@ -56,47 +56,76 @@ impl MatMul for Gemm {
         beta: f32,
         c: &mut ArrayViewMut2<f32>,
     ) {
-        let ((m, k), (k2, n)) = (a.dim(), b.dim());
-        assert!(
-            k == k2 && c.dim() == (m, n),
-            "mat_mul: [{m}, {k}] · [{k2}, {n}] into {:?}",
-            c.dim()
+        gemm_with(gemm::Parallelism::None, alpha, a, b, beta, c);
+    }
+}
+
+impl Gemm {
+    /// [`MatMul::mat_mul`] spread over the threads of the current rayon pool by the `gemm`
+    /// crate itself (v7, for batches too small to split).
+    pub fn mat_mul_par(
+        alpha: f32,
+        a: &ArrayView2<f32>,
+        b: &ArrayView2<f32>,
+        beta: f32,
+        c: &mut ArrayViewMut2<f32>,
+    ) {
+        let par = match rayon::current_num_threads() {
+            0 | 1 => gemm::Parallelism::None,
+            n => gemm::Parallelism::Rayon(n),
+        };
+        gemm_with(par, alpha, a, b, beta, c);
+    }
+}
+
+fn gemm_with(
+    par: gemm::Parallelism,
+    alpha: f32,
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "mat_mul: [{m}, {k}] · [{k2}, {n}] into {:?}",
+        c.dim()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.map_inplace(|v| *v *= beta);
+        return;
+    }
+    let (sa, sb) = (a.strides(), b.strides());
+    let sc = [c.strides()[0], c.strides()[1]];
+    // SAFETY: the three views are valid for their shapes and strides; `c` is borrowed
+    // mutably, so it overlaps neither `a` nor `b`. `gemm` computes dst ← α·dst + β·lhs·rhs
+    // (its α and β are the other way round from BLAS).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            sc[1],
+            sc[0],
+            beta != 0.0,
+            a.as_ptr(),
+            sa[1],
+            sa[0],
+            b.as_ptr(),
+            sb[1],
+            sb[0],
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            par,
         );
-        if m == 0 || n == 0 {
-            return;
-        }
-        if k == 0 {
-            c.map_inplace(|v| *v *= beta);
-            return;
-        }
-        let (sa, sb) = (a.strides(), b.strides());
-        let sc = [c.strides()[0], c.strides()[1]];
-        // SAFETY: the three views are valid for their shapes and strides; `c` is borrowed
-        // mutably, so it overlaps neither `a` nor `b`. `gemm` computes dst ← α·dst + β·lhs·rhs
-        // (its α and β are the other way round from BLAS).
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                sc[1],
-                sc[0],
-                beta != 0.0,
-                a.as_ptr(),
-                sa[1],
-                sa[0],
-                b.as_ptr(),
-                sb[1],
-                sb[0],
-                beta,
-                alpha,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
     }
 }
 
@@ -114,6 +143,15 @@ mod tests {
             let (mut c1, mut c2) = (c0.clone(), c0.clone());
             Ndarray::mat_mul(alpha, &a.view(), &b.t(), beta, &mut c1.view_mut());
             Gemm::mat_mul(alpha, &a.view(), &b.t(), beta, &mut c2.view_mut());
+            let mut c4 = c0.clone();
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap()
+                .install(|| Gemm::mat_mul_par(alpha, &a.view(), &b.t(), beta, &mut c4.view_mut()));
+            for (x, y) in c1.iter().zip(&c4) {
+                assert!((x - y).abs() < 1e-5, "{x} vs {y} on two threads");
+            }
             for (x, y) in c1.iter().zip(&c2) {
                 assert!((x - y).abs() < 1e-5, "{x} vs {y} at α={alpha}, β={beta}");
             }

@@ -302,7 +302,8 @@ fn down<D: Dimension>(a: &Array<f64, D>) -> Array<f32, D> {
 }
 
 // ANCHOR: runners
-/// `naive` (the chapter's `f64` code), then `v1` … `v6`, all on the same random problem.
+/// `naive` (the chapter's `f64` code), then `v1` … `v6` (and the LSTM's `v7`), all on the same
+/// random problem.
 pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> {
     build(cell, shape, seed, Set::Versions)
 }
@@ -313,11 +314,19 @@ pub fn path_runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runn
     build(cell, shape, seed, Set::Paths)
 }
 
+/// `naive`, then the LSTM's v7 on every SIMD path this CPU supports (`v7-avx512`, `v7-avx2`,
+/// `v7-portable`), splitting the units from one unit per thread on (so that small shapes take
+/// that path too), on the same problem as [`runners`]. The GRU has no v7: just `naive`.
+pub fn v7_path_runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> {
+    build(cell, shape, seed, Set::UnitPaths)
+}
+
 /// Which implementations [`build`] makes.
 #[derive(Clone, Copy)]
 enum Set {
     Versions,
     Paths,
+    UnitPaths,
 }
 
 fn build(cell: CellKind, shape: Shape, seed: u64, set: Set) -> Vec<Box<dyn Runner>> {
@@ -347,15 +356,28 @@ fn build(cell: CellKind, shape: Shape, seed: u64, set: Set) -> Vec<Box<dyn Runne
             let naive: Box<dyn Runner> = Box::new(Naive::<ch04_lstm::Lstm> { p, d: naive });
             match set {
                 Set::Versions => {
-                    versions::<lstm::V1, lstm::V2, lstm::V3, lstm::V4, lstm::V5, lstm::V6>(
-                        naive, p32, fast,
-                    )
+                    let v7 = self::fast::<lstm::V7>("v7", &p32, &fast);
+                    let mut out =
+                        versions::<lstm::V1, lstm::V2, lstm::V3, lstm::V4, lstm::V5, lstm::V6>(
+                            naive, p32, fast,
+                        );
+                    out.push(v7);
+                    out
                 }
-                Set::Paths => {
-                    paths::<lstm::Packed<Avx512>, lstm::Packed<Avx2>, lstm::Packed<Portable>>(
-                        naive, p32, fast,
-                    )
-                }
+                Set::Paths => paths::<
+                    lstm::Packed<Avx512>,
+                    lstm::Packed<Avx2>,
+                    lstm::Packed<Portable>,
+                >(
+                    naive, p32, fast, ["v5-avx512", "v5-avx2", "v5-portable"]
+                ),
+                Set::UnitPaths => paths::<
+                    lstm::Units<Avx512, 1>,
+                    lstm::Units<Avx2, 1>,
+                    lstm::Units<Portable, 1>,
+                >(
+                    naive, p32, fast, ["v7-avx512", "v7-avx2", "v7-portable"]
+                ),
             }
         }
         CellKind::Gru => {
@@ -381,9 +403,13 @@ fn build(cell: CellKind, shape: Shape, seed: u64, set: Set) -> Vec<Box<dyn Runne
                 ),
                 Set::Paths => {
                     paths::<gru::Packed<Avx512>, gru::Packed<Avx2>, gru::Packed<Portable>>(
-                        naive, p32, fast,
+                        naive,
+                        p32,
+                        fast,
+                        ["v5-avx512", "v5-avx2", "v5-portable"],
                     )
                 }
+                Set::UnitPaths => vec![naive],
             }
         }
     }
@@ -414,11 +440,12 @@ where
     ]
 }
 
-/// `naive`, then one kernel per supported SIMD path.
+/// `naive`, then one kernel per supported SIMD path, with the paths' `names`.
 fn paths<A512, A2, P>(
     naive: Box<dyn Runner>,
     p: P::Params,
     d: Problem<f32, P::State>,
+    names: [&'static str; 3],
 ) -> Vec<Box<dyn Runner>>
 where
     P: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
@@ -427,12 +454,12 @@ where
 {
     let mut out = vec![naive];
     if Path::Avx512.is_supported() {
-        out.push(fast::<A512>("v5-avx512", &p, &d));
+        out.push(fast::<A512>(names[0], &p, &d));
     }
     if Path::Avx2.is_supported() {
-        out.push(fast::<A2>("v5-avx2", &p, &d));
+        out.push(fast::<A2>(names[1], &p, &d));
     }
-    out.push(fast::<P>("v5-portable", &p, &d));
+    out.push(fast::<P>(names[2], &p, &d));
     out
 }
 

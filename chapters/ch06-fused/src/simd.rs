@@ -392,6 +392,8 @@ macro_rules! on_best_path {
             type State = <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::State;
             type Grads = <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Grads;
             type Cache = <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Cache;
+            const PARALLEL: bool =
+                <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::PARALLEL;
 
             fn forward(
                 p: &Self::Params,

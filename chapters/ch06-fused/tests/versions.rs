@@ -1,7 +1,7 @@
 //! Every fast version against the chapter 4/5 `f64` code: outputs, final states and every
 //! gradient, within the named `f32` tolerance, on several shapes and thread counts.
 
-use ch06_fused::runners::{CellKind, Named, Shape, check, path_runners, runners};
+use ch06_fused::runners::{CellKind, Named, Shape, check, path_runners, runners, v7_path_runners};
 use ch06_fused::simd::Path;
 
 const SHAPES: [(usize, usize, usize, usize); 5] = [
@@ -21,18 +21,41 @@ fn shape((seq_len, batch, input_size, hidden_size): (usize, usize, usize, usize)
     }
 }
 
-/// Version `version` (1 to 6) of `cell` against the chapter code, on every shape, in a pool
+/// Shapes where v7 splits the units on 2 and 3 threads: fewer batch rows than threads and more
+/// than one backward panel (64 units on AVX-512, 32 on AVX2 and portable), a partial one last.
+const UNIT_SHAPES: [(usize, usize, usize, usize); 5] = [
+    (5, 1, 7, 260), // v7 itself splits the units from 128 a thread: 192 and 68 on AVX-512
+    (6, 1, 5, 130), // three panels on AVX-512: parts of 64 and 66 units (or 64, 64, 2)
+    (3, 2, 9, 200), // B = 2: tiles of two rows
+    (4, 1, 3, 65),  // one unit in the last panel
+    (9, 1, 1, 97),  // I = 1
+];
+
+/// Version `version` (1 to 7) of `cell` against the chapter code, on every shape, in a pool
 /// of `threads` threads.
 fn check_version(cell: CellKind, version: usize, threads: usize) {
+    check_version_on(cell, version, threads, &SHAPES);
+}
+
+fn check_version_on(
+    cell: CellKind,
+    version: usize,
+    threads: usize,
+    shapes: &[(usize, usize, usize, usize)],
+) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
     pool.install(|| {
-        for (k, s) in SHAPES.into_iter().enumerate() {
+        for (k, &s) in shapes.iter().enumerate() {
             let rs = runners(cell, shape(s), 60 + k as u64);
             let names: Vec<_> = rs.iter().map(|r| r.name()).collect();
-            assert_eq!(names, ["naive", "v1", "v2", "v3", "v4", "v5", "v6"]);
+            let want: &[&str] = match cell {
+                CellKind::Lstm => &["naive", "v1", "v2", "v3", "v4", "v5", "v6", "v7"],
+                CellKind::Gru => &["naive", "v1", "v2", "v3", "v4", "v5", "v6"],
+            };
+            assert_eq!(names, want);
             let want = rs[0].outputs();
             let r = &rs[version];
             if let Err(e) = check(&r.outputs(), &want) {
@@ -84,6 +107,37 @@ fn v6_of_the_lstm_and_the_gru_matches_on_one_two_and_three_threads() {
         check_version(CellKind::Lstm, 6, threads);
         check_version(CellKind::Gru, 6, threads);
     }
+}
+
+#[test]
+fn v7_of_the_lstm_matches_on_one_two_and_three_threads() {
+    for threads in [1, 2, 3] {
+        check_version_on(CellKind::Lstm, 7, threads, &SHAPES);
+        check_version_on(CellKind::Lstm, 7, threads, &UNIT_SHAPES);
+    }
+}
+
+#[test]
+fn v7_splits_the_units_on_every_simd_path_this_cpu_has() {
+    let paths = Path::supported();
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for (k, s) in UNIT_SHAPES.into_iter().chain(SHAPES).enumerate() {
+                let rs = v7_path_runners(CellKind::Lstm, shape(s), 90 + k as u64);
+                assert_eq!(rs.len(), 1 + paths.len());
+                let want = rs[0].outputs();
+                for r in &rs[1..] {
+                    check(&r.outputs(), &want)
+                        .unwrap_or_else(|e| panic!("{} {s:?} on {threads} threads: {e}", r.name()));
+                }
+            }
+        });
+    }
+    assert_eq!(v7_path_runners(CellKind::Gru, shape(SHAPES[0]), 1).len(), 1);
 }
 
 /// Shapes for the SIMD paths: with `row_tiles`, every tile height from 1 to 8 rows on AVX-512

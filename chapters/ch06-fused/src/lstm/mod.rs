@@ -26,7 +26,9 @@ use crate::rows::{blocks, broadcast_rows, outputs, sl, sl_mut, sum_rows};
 use crate::threads::Split;
 
 mod packed;
+mod units;
 pub use packed::Packed;
+pub use units::{MIN_ROWS_PER_THREAD, Units, UnitsCache, unit_parts};
 
 // ANCHOR: versions
 /// v1: the fused kernel with the standard library's activations.
@@ -44,6 +46,11 @@ crate::simd::on_best_path! {
 }
 /// v6: v5 on every thread of the current rayon pool, one block of batch rows each.
 pub type V6 = Split<V5>;
+crate::simd::on_best_path! {
+    /// v7: v6, but a batch with fewer rows than threads is split by units instead, one block of
+    /// units per thread with an exchange of `h_t` at every step ([`Units`]).
+    V7 = Units
+}
 // ANCHOR_END: versions
 
 /// LSTM weights in `f32`, PyTorch layout (blocks i, f, g, o).

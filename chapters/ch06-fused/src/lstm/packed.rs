@@ -21,7 +21,7 @@
 
 use std::marker::PhantomData;
 
-use ndarray::{Array2, Array3, ArrayView3, Axis, s};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
 
 use super::{
     LstmF32, LstmF32Grads, LstmState, check_backward, check_forward, row_backward, row_forward,
@@ -37,9 +37,9 @@ use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
 pub struct Packed<S>(PhantomData<S>);
 
 /// Gate blocks: i, f, g, o.
-const G: usize = 4;
+pub(super) const G: usize = 4;
 /// Vectors per tile row in the backward product (`4·L` units of `dh_{t-1}` per tile).
-const NV_BACK: usize = 4;
+pub(super) const NV_BACK: usize = 4;
 
 // ANCHOR: step_forward
 /// One forward step: `gates_t: [B, 4H]` holds `x_t W_ihᵀ` and receives the activated gates;
@@ -175,13 +175,13 @@ struct PrevStep<'a> {
 #[derive(Debug, Clone)]
 pub struct PackedCache {
     /// `[T·B + B, I + H]`: row block `t` is `[x_t | h_{t-1}]`; the last block holds `h_T`.
-    xh: Array2<f32>,
+    pub(super) xh: Array2<f32>,
     /// Activated gates `[T·B, 4H]`.
-    gates: Array2<f32>,
+    pub(super) gates: Array2<f32>,
     /// `c_0 … c_T` as `[(T+1)·B, H]`.
-    c: Array2<f32>,
+    pub(super) c: Array2<f32>,
     /// `tanh(c_1) … tanh(c_T)` as `[T·B, H]`.
-    tanh_c: Array2<f32>,
+    pub(super) tanh_c: Array2<f32>,
 }
 
 impl<S: Simd> Kernel for Packed<S> {
@@ -199,18 +199,14 @@ impl<S: Simd> Kernel for Packed<S> {
         check_forward(p, x, s0);
         let (t_len, b, i) = x.dim();
         let (h, ld) = (p.hidden_size(), i + p.hidden_size());
-        let mut xh = Array2::zeros(((t_len + 1) * b, ld));
-        let xs = x.to_shape((t_len * b, i)).expect("[T·B, I]");
-        xh.slice_mut(s![..t_len * b, ..i]).assign(&xs);
-        xh.slice_mut(s![..b, i..]).assign(&s0.h);
-        let mut gates = Array2::zeros((t_len * b, G * h));
-        let x_part = xh.slice(s![..t_len * b, ..i]);
-        Gemm::mat_mul(1.0, &x_part, &p.weight_ih.t(), 0.0, &mut gates.view_mut());
-        let bias = (&p.bias_ih + &p.bias_hh).to_vec();
+        let Buffers {
+            mut xh,
+            mut gates,
+            mut c,
+            mut tanh_c,
+            bias,
+        } = Buffers::new(p, x, s0, Gemm::mat_mul);
         let w = pack_gates(p.weight_hh.view(), G, S::LANES); // once per sequence
-        let mut c = Array2::zeros(((t_len + 1) * b, h));
-        c.slice_mut(s![0..b, ..]).assign(&s0.c);
-        let mut tanh_c = Array2::zeros((t_len * b, h));
         {
             let (c_all, xhs) = (slice_mut(&mut c), slice_mut(&mut xh));
             let (g_all, tc_all) = (slice_mut(&mut gates), slice_mut(&mut tanh_c));
@@ -233,17 +229,13 @@ impl<S: Simd> Kernel for Packed<S> {
                 }
             });
         }
-        let hs = xh.slice(s![b.., i..]);
-        let y = hs.to_shape((t_len, b, h)).expect("[T, B, H]").into_owned();
-        let h_n = xh.slice(s![t_len * b.., i..]).to_owned();
-        let c_n = c.slice(s![t_len * b.., ..]).to_owned();
-        let cache = PackedCache {
+        PackedCache {
             xh,
             gates,
             c,
             tanh_c,
-        };
-        (y, LstmState { h: h_n, c: c_n }, cache)
+        }
+        .outputs(b)
     }
     // ANCHOR_END: forward
 
@@ -306,28 +298,91 @@ impl<S: Simd> Kernel for Packed<S> {
                 }
             });
         }
-        // Both weight gradients in one GEMM: dGatesᵀ · [X | H_prev] = [dW_ih | dW_hh].
-        let i = cache.xh.ncols() - h;
-        let mut dw = Array2::zeros((G * h, i + h));
-        let xh = cache.xh.slice(s![..t_len * b, ..]);
-        Gemm::mat_mul(1.0, &dgates.t(), &xh, 0.0, &mut dw.view_mut());
-        let mut dx = Array2::zeros((t_len * b, i));
-        Gemm::mat_mul(
-            1.0,
-            &dgates.view(),
-            &p.weight_ih.view(),
-            0.0,
-            &mut dx.view_mut(),
-        );
-        let dbias = sum_rows(&dgates); // the gradient of each of b_ih and b_hh
-        let grads = LstmF32Grads {
-            dweight_ih: dw.slice(s![.., ..i]).to_owned(),
-            dweight_hh: dw.slice(s![.., i..]).to_owned(),
-            dbias_ih: dbias.clone(),
-            dbias_hh: dbias,
-        };
-        let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
+        let (grads, dx) = weight_grads(p, cache, &dgates, (t_len, b), Gemm::mat_mul);
         (grads, dx, LstmState { h: dh0, c: dc })
     }
     // ANCHOR_END: backward
+}
+
+/// A matrix product `c ← α·a·b + β·c` (one of [`Gemm`]'s).
+pub(super) type Product =
+    fn(f32, &ArrayView2<'_, f32>, &ArrayView2<'_, f32>, f32, &mut ArrayViewMut2<'_, f32>);
+
+/// v5's (and v7's) buffers before the time loop: `[x | h]` with `x` and `h_0` in place, every
+/// step's input side `x_t W_ihᵀ` in `gates`, `c_0` in `c`, and `b_ih + b_hh`.
+pub(super) struct Buffers {
+    pub xh: Array2<f32>,
+    pub gates: Array2<f32>,
+    pub c: Array2<f32>,
+    pub tanh_c: Array2<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl Buffers {
+    pub fn new(p: &LstmF32, x: ArrayView3<f32>, s0: &LstmState, mm: Product) -> Buffers {
+        let (t_len, b, i) = x.dim();
+        let (h, ld) = (p.hidden_size(), i + p.hidden_size());
+        let mut xh = Array2::zeros(((t_len + 1) * b, ld));
+        let xs = x.to_shape((t_len * b, i)).expect("[T·B, I]");
+        xh.slice_mut(s![..t_len * b, ..i]).assign(&xs);
+        xh.slice_mut(s![..b, i..]).assign(&s0.h);
+        let mut gates = Array2::zeros((t_len * b, G * h));
+        let x_part = xh.slice(s![..t_len * b, ..i]);
+        mm(1.0, &x_part, &p.weight_ih.t(), 0.0, &mut gates.view_mut());
+        let mut c = Array2::zeros(((t_len + 1) * b, h));
+        c.slice_mut(s![0..b, ..]).assign(&s0.c);
+        Buffers {
+            xh,
+            gates,
+            c,
+            tanh_c: Array2::zeros((t_len * b, h)),
+            bias: (&p.bias_ih + &p.bias_hh).to_vec(),
+        }
+    }
+}
+
+impl PackedCache {
+    /// `y`, the final state and the cache itself, from the filled buffers (`b` rows a step).
+    pub(super) fn outputs(self, b: usize) -> (Array3<f32>, LstmState, PackedCache) {
+        let (rows, h) = self.c.dim();
+        let (t_len, i) = (rows / b - 1, self.xh.ncols() - h);
+        let hs = self.xh.slice(s![b.., i..]);
+        let y = hs.to_shape((t_len, b, h)).expect("[T, B, H]").into_owned();
+        let h_n = self.xh.slice(s![t_len * b.., i..]).to_owned();
+        let c_n = self.c.slice(s![t_len * b.., ..]).to_owned();
+        (y, LstmState { h: h_n, c: c_n }, self)
+    }
+}
+
+/// The weight gradients and `dx` from every step's `dgates: [T·B, 4H]`, by `mm`.
+pub(super) fn weight_grads(
+    p: &LstmF32,
+    cache: &PackedCache,
+    dgates: &Array2<f32>,
+    (t_len, b): (usize, usize),
+    mm: Product,
+) -> (LstmF32Grads, Array3<f32>) {
+    let h = cache.c.ncols();
+    // Both weight gradients in one GEMM: dGatesᵀ · [X | H_prev] = [dW_ih | dW_hh].
+    let i = cache.xh.ncols() - h;
+    let mut dw = Array2::zeros((G * h, i + h));
+    let xh = cache.xh.slice(s![..t_len * b, ..]);
+    mm(1.0, &dgates.t(), &xh, 0.0, &mut dw.view_mut());
+    let mut dx = Array2::zeros((t_len * b, i));
+    mm(
+        1.0,
+        &dgates.view(),
+        &p.weight_ih.view(),
+        0.0,
+        &mut dx.view_mut(),
+    );
+    let dbias = sum_rows(dgates); // the gradient of each of b_ih and b_hh
+    let grads = LstmF32Grads {
+        dweight_ih: dw.slice(s![.., ..i]).to_owned(),
+        dweight_hh: dw.slice(s![.., i..]).to_owned(),
+        dbias_ih: dbias.clone(),
+        dbias_hh: dbias,
+    };
+    let dx = dx.into_shape_with_order((t_len, b, i)).expect("[T, B, I]");
+    (grads, dx)
 }
