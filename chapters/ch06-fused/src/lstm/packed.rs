@@ -68,40 +68,69 @@ fn step_forward<S: Simd>(
         for (r0, m) in row_tiles(b, mr) {
             let (j0, n) = (u * l, l.min(h - u * l)); // units j0 … j0+n−1
             let acc = &mut tile[..m * nr];
-            for r in 0..m {
-                let row = &gates_t[(r0 + r) * G * h..][..G * h];
-                for g in 0..G {
-                    let dst = &mut acc[r * nr + g * l..][..l];
-                    let (x_side, b) = (&row[g * h + j0..][..n], &bias[g * h + j0..][..n]);
-                    for ((d, &a), &b) in dst.iter_mut().zip(x_side).zip(b) {
-                        *d = a + b; // the input side and both biases
-                    }
-                    dst[n..].fill(0.0);
-                }
-            }
+            tile_start(acc, l, &gates_t[r0 * G * h..], bias, (j0, n)); // x side and biases
             S::tile::<G>(m, h, &h_prev[r0 * ld..], ld, panel, acc); // += h_{t-1} · W_hhᵀ
             for r in 0..m {
                 let (rr, row) = (r0 + r, &mut acc[r * nr..][..nr]);
-                let (gi, rest) = row.split_at_mut(l);
-                let (gf, rest) = rest.split_at_mut(l);
-                let (gg, go) = rest.split_at_mut(l);
                 let at = rr * h + j0;
-                row_forward::<Fast>(
-                    gi,
-                    gf,
-                    gg,
-                    go,
+                let out = &mut gates_t[rr * G * h..][..G * h]; // the activated gates, for backward
+                tile_row_forward(
+                    row,
+                    l,
                     &c_prev[at..][..n],
-                    &mut c_next[at..][..n],
-                    &mut tanh_c[at..][..n],
+                    (&mut c_next[at..][..n], &mut tanh_c[at..][..n]),
                     &mut h_next[rr * ld + j0..][..n],
+                    (out, j0),
                 );
-                let out = &mut gates_t[rr * G * h..][..G * h];
-                for (g, gate) in [&*gi, &*gf, &*gg, &*go].into_iter().enumerate() {
-                    out[g * h + j0..][..n].copy_from_slice(&gate[..n]); // kept for backward
-                }
             }
         }
+    }
+}
+
+/// Starts a tile of `acc.len() / (4·l)` rows: row `r`'s gate `g` gets the input side
+/// `x_side[r·4H + g·H + j0 ..][..n]` plus `bias[g·H + j0 ..][..n]`, then zeros to `l` lanes
+/// (`H = bias.len() / 4`).
+#[inline(always)]
+pub(super) fn tile_start(
+    acc: &mut [f32],
+    l: usize,
+    x_side: &[f32],
+    bias: &[f32],
+    (j0, n): (usize, usize),
+) {
+    let h = bias.len() / G;
+    for (r, acc_row) in acc.chunks_exact_mut(G * l).enumerate() {
+        let row = &x_side[r * G * h..][..G * h];
+        for (g, dst) in acc_row.chunks_exact_mut(l).enumerate() {
+            let (xs, bs) = (&row[g * h + j0..][..n], &bias[g * h + j0..][..n]);
+            for ((d, &a), &b) in dst.iter_mut().zip(xs).zip(bs) {
+                *d = a + b;
+            }
+            dst[n..].fill(0.0);
+        }
+    }
+}
+
+/// The gate math on one finished tile row (`4·l` pre-activations, `n` units in use):
+/// [`row_forward`] into `c_t`, `tanh(c_t)` and `h_t`, then the activated gates copied to
+/// `out[g·stride + j ..]` for gate `g` (`stride = out.len() / 4`).
+#[inline(always)]
+pub(super) fn tile_row_forward(
+    row: &mut [f32],
+    l: usize,
+    c_prev: &[f32],
+    (c_next, tanh_c): (&mut [f32], &mut [f32]),
+    h_next: &mut [f32],
+    (out, j): (&mut [f32], usize),
+) {
+    let n = c_prev.len();
+    let (gi, rest) = row.split_at_mut(l);
+    let (gf, rest) = rest.split_at_mut(l);
+    let (gg, go) = rest.split_at_mut(l);
+    row_forward::<Fast>(gi, gf, gg, go, c_prev, c_next, tanh_c, h_next);
+    let stride = out.len() / G;
+    for (g, gate) in [&*gi, &*gf, &*gg, &*go].into_iter().enumerate() {
+        out[g * stride + j..][..n].copy_from_slice(&gate[..n]);
     }
 }
 // ANCHOR_END: step_forward

@@ -27,12 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView3, s};
 
-use super::packed::{Buffers, G, NV_BACK, PackedCache, weight_grads};
+use super::packed::{Buffers, G, NV_BACK, PackedCache, tile_row_forward, tile_start, weight_grads};
 use super::{
     LstmF32, LstmF32Grads, LstmState, Packed, check_backward, check_forward, row_backward,
-    row_forward,
 };
-use crate::act::Fast;
 use crate::kernel::Kernel;
 use crate::matmul::{Gemm, MatMul};
 use crate::rows::flat;
@@ -242,17 +240,7 @@ fn part_forward<S: Simd>(f: &Forward<'_>, k: usize) -> PartForward {
             let jl = j0 - ja; // … at jl in the part
             for (r0, m) in row_tiles(b, mr) {
                 let acc = &mut tile[..m * nr];
-                for r in 0..m {
-                    let row = &x_side[(r0 + r) * G * h..][..G * h];
-                    for g in 0..G {
-                        let dst = &mut acc[r * nr + g * l..][..l];
-                        let (xs, bs) = (&row[g * h + j0..][..nu], &f.bias[g * h + j0..][..nu]);
-                        for ((d, &a), &b) in dst.iter_mut().zip(xs).zip(bs) {
-                            *d = a + b;
-                        }
-                        dst[nu..].fill(0.0);
-                    }
-                }
+                tile_start(acc, l, &x_side[r0 * G * h..], f.bias, (j0, nu));
                 // += h_{t-1} · W_hhᵀ, one part of h_{t-1} (rows of the panel) at a time.
                 for (j, hp) in prev.iter().enumerate() {
                     let (pj, nj) = (f.parts[j].start, f.parts[j].len());
@@ -260,24 +248,15 @@ fn part_forward<S: Simd>(f: &Forward<'_>, k: usize) -> PartForward {
                 }
                 for r in 0..m {
                     let (rr, row) = (r0 + r, &mut acc[r * nr..][..nr]);
-                    let (gi, rest) = row.split_at_mut(l);
-                    let (gf, rest) = rest.split_at_mut(l);
-                    let (gg, go) = rest.split_at_mut(l);
                     let at = rr * n + jl;
-                    row_forward::<Fast>(
-                        gi,
-                        gf,
-                        gg,
-                        go,
+                    tile_row_forward(
+                        row,
+                        l,
                         &c_prev[at..][..nu],
-                        &mut c_todo[at..][..nu],
-                        &mut tanh_c[t * b * n + at..][..nu],
+                        (&mut c_todo[at..][..nu], &mut tanh_c[t * b * n + at..][..nu]),
                         &mut h_new[at..][..nu],
+                        (&mut gates[(t * b + rr) * G * n..][..G * n], jl),
                     );
-                    let out = &mut gates[(t * b + rr) * G * n..][..G * n];
-                    for (g, gate) in [&*gi, &*gf, &*gg, &*go].into_iter().enumerate() {
-                        out[g * n + jl..][..nu].copy_from_slice(&gate[..nu]);
-                    }
                 }
             }
         }
