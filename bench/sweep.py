@@ -73,6 +73,11 @@ def main():
         with open(OUT) as f:
             old = {r["name"]: r for r in json.load(f)["runs"]}
     runs, machine = [], None
+    # What PyTorch said of the cells of the runs kept from the existing file.
+    kept_cells = []
+    if only is not None:
+        with open(OUT) as f:
+            kept_cells = json.load(f)["machine"]["torch_cells"]
     for k, (name, args) in enumerate(RUNS):
         if only is not None and name not in only:
             runs.append(old[name])
@@ -88,6 +93,10 @@ def main():
             if all(c["cell"] != m["cell"] for m in machine["torch_cells"]):
                 machine["torch_cells"].append(c)
         runs.append({"name": name, "command": "rnnbook " + " ".join(cmd[1:]), "rows": report["rows"]})
+    kept = {r["rows"][0]["cell"] for r in runs if r["name"] not in (only or [r["name"]])}
+    for c in kept_cells:
+        if c["cell"] in kept and all(c["cell"] != m["cell"] for m in machine["torch_cells"]):
+            machine["torch_cells"].append(c)
     torch_version = version([sys.executable, "-c", "import torch; print(torch.__version__)"])
     data = {
         "machine": {

@@ -24,11 +24,11 @@ fn axes(rows: &[&BenchRow]) -> (Vec<(usize, usize)>, Vec<usize>) {
 /// One cell of the grid: `(T, B, H)` and PyTorch's time over ours.
 pub(super) type Speedup = ((usize, usize, usize), f64);
 
-/// PyTorch's forward + backward time over ours (v5 on one thread, v6 on two), per grid cell,
+/// PyTorch's forward + backward time over ours ([`super::ours_on`]), per grid cell,
 /// each against the PyTorch row of the same round of measurements (the rows of one shape and
 /// thread count come together, PyTorch's last).
 pub(super) fn speedups(rows: &[&BenchRow], threads: usize) -> Result<Vec<Speedup>> {
-    let ours = if threads == 1 { "v5" } else { "v6" };
+    let ours = super::ours_on(rows, threads);
     let shape = |r: &BenchRow| (r.seq_len, r.batch, r.hidden_size);
     let mut out = Vec::new();
     for (k, t) in rows.iter().enumerate() {
@@ -155,7 +155,7 @@ pub(super) fn heatmap() -> Result<String> {
         let areas = root.split_evenly((2, 2));
         let panels = [
             ("LSTM, 1 thread: v5", &lstm, 1),
-            ("LSTM, 2 threads: v6", &lstm, 2),
+            ("LSTM, 2 threads: v7", &lstm, 2),
             ("GRU, 1 thread: v5", &gru, 1),
             ("GRU, 2 threads: v6", &gru, 2),
         ];

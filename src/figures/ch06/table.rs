@@ -41,9 +41,9 @@ fn machine_paragraph(data: &BenchFile) -> Result<String> {
         .collect();
     let capability = m.torch_cells.first().map_or("?", |t| t.capability.as_str());
     Ok(format!(
-        "Measured on {} ({} logical CPUs; SIMD paths {}, v5 and v6 on {}), {}, PyTorch {} (CPU \
+        "Measured on {} ({} logical CPUs; SIMD paths {}, v5 to v7 on {}), {}, PyTorch {} (CPU \
          capability {capability}; {}), on {} at commit `{}`. One core's measured ceilings: FMA \
-         peak {}; read bandwidth {:.0} GB/s from a 1 MiB buffer (L2), {:.0} GB/s from 256 MiB \
+         peak {}; read bandwidth {:.0} GB/s from a 512 KiB buffer (L2), {:.0} GB/s from 256 MiB \
          (memory).\n",
         m.cpu,
         m.logical_cpus,
@@ -144,7 +144,7 @@ fn results_table_from(data: &BenchFile) -> Result<String> {
                 .collect();
             s.push_str(&format!(
                 "| {cell} | {threads} | {} | {} | {:.2} | {:.2} | {:.2} | {} |\n",
-                if threads == 1 { "v5" } else { "v6" },
+                super::ours_on(&rows, threads),
                 sp.len(),
                 sp[0].1,
                 median(&sp),
