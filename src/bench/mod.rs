@@ -58,8 +58,8 @@ pub struct BenchOptions {
     /// each value. [default: 1; with --sweep: 1,2]
     #[arg(long, value_delimiter = ',')]
     pub threads: Vec<usize>,
-    /// The implementations to time, of naive, v1 … v6 and gemm (each is still checked against
-    /// the chapter code first). [default: all; with --sweep: v5,v6]
+    /// The implementations to time, of naive, v1 … v7 (v7: the LSTM only) and gemm (each is
+    /// still checked against the chapter code first). [default: all; with --sweep: v5,v6,v7]
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Timed rounds per measurement, after one warm-up; the median is reported.
