@@ -128,6 +128,10 @@ fn bad_options_are_refused_by_name() {
         (&["--repeats", "0"][..], "--repeats"),
         (&["--batch", "0"][..], "--batch"),
         (&["--only", "v9"][..], "--only v9"),
+        (
+            &["--cell", "gru", "--only", "v7", "--seq-len", "2"][..],
+            "the gru has none",
+        ),
     ] {
         let out = bench(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

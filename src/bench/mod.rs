@@ -261,6 +261,15 @@ pub fn run(o: &BenchOptions, mut progress: impl FnMut(usize, usize, &str)) -> Re
                 .map(|r| r.as_ref())
                 .filter(|r| plan.times(r.name()))
                 .collect();
+            if let Some(only) = &plan.only {
+                ensure!(
+                    timed.iter().any(|r| r.name() != "naive") || only.iter().any(|n| n == "gemm"),
+                    "--only {}: the {} has none of these (it has {})",
+                    only.join(","),
+                    cell.name(),
+                    rs.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+                );
+            }
             for &threads in &plan.threads {
                 let label = format!("{what} threads={threads}");
                 let pool = rayon::ThreadPoolBuilder::new()
