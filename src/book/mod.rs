@@ -10,8 +10,10 @@
 //!    opened and closed in that file;
 //! 3. KaTeX runs in our own preprocessor, which turns every parse error into a build error naming
 //!    the chapter and the formula;
-//! 4. every warning or error that mdBook logs while building fails the build;
-//! 5. the output is scanned: every local link, image, script and stylesheet (and each `url()` in a
+//! 4. every exercise's solution in a listing is folded behind a "Show the solution" toggle (see
+//!    [`solutions`]), after mdBook's `links` has included the code;
+//! 5. every warning or error that mdBook logs while building fails the build;
+//! 6. the output is scanned: every local link, image, script and stylesheet (and each `url()` in a
 //!    stylesheet) must resolve, a `#fragment` must name an `id` in its target page, and no page may
 //!    load anything from another host.
 //!
@@ -22,6 +24,7 @@ mod includes;
 mod links;
 mod log;
 mod math;
+pub mod solutions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -76,10 +79,11 @@ pub fn command(o: &BuildOptions) -> Result<()> {
     pb.finish_and_clear();
     let report = report?;
     eprintln!(
-        "book: {} pages, {} formulas, {} includes, {} local links checked in {:.2} s",
+        "book: {} pages, {} formulas, {} includes, {} solutions folded, {} local links checked in {:.2} s",
         report.pages,
         report.formulas,
         report.includes,
+        report.solutions_folded,
         report.links_checked,
         start.elapsed().as_secs_f64()
     );
@@ -102,6 +106,8 @@ pub struct BuildReport {
     pub formulas: usize,
     /// `{{#include}}` directives resolved.
     pub includes: usize,
+    /// Solution regions folded behind a toggle in the listings.
+    pub solutions_folded: usize,
     /// Local links, images, scripts and stylesheets checked in the output.
     pub links_checked: usize,
 }
@@ -139,6 +145,7 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
 
     let formulas;
     let includes;
+    let solutions_folded;
     {
         let _serial = build_lock();
         let logged = log::LogCapture::start();
@@ -150,6 +157,20 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
         let katex = math::StrictKatex::default();
         let counter = katex.formulas.clone();
         md.with_preprocessor(katex);
+        // A name that book.toml does not know is appended, so it runs last: after `links` has
+        // included the code (and after KaTeX, which leaves code blocks alone).
+        if md
+            .config
+            .contains_key(&format!("preprocessor.{}", solutions::NAME))
+        {
+            bail!(
+                "book.toml: remove [preprocessor.{}]; the builder runs its own, after the includes",
+                solutions::NAME
+            );
+        }
+        let fold = solutions::FoldSolutions::default();
+        let fold_counter = fold.folded.clone();
+        md.with_preprocessor(fold);
         let result = md.build();
         let problems = logged.finish();
         if let Err(err) = result {
@@ -169,6 +190,7 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
             );
         }
         formulas = *counter.lock().expect("formula counter poisoned");
+        solutions_folded = *fold_counter.lock().expect("fold counter poisoned");
     }
 
     let scan = match links::check_output(&staging) {
@@ -184,6 +206,7 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
         pages: scan.pages,
         formulas,
         includes,
+        solutions_folded,
         links_checked: scan.links,
     })
 }
