@@ -10,8 +10,9 @@
 //!    opened and closed in that file;
 //! 3. KaTeX runs in our own preprocessor, which turns every parse error into a build error naming
 //!    the chapter and the formula;
-//! 4. every exercise's solution in a listing is folded behind a "Show the solution" toggle (see
-//!    [`solutions`]), after mdBook's `links` has included the code;
+//! 4. every exercise's solution in a listing is folded behind a "Show the solution" toggle (in a
+//!    student edition's book: replaced by its `todo!`; see [`solutions`]), after mdBook's `links`
+//!    has included the code;
 //! 5. every warning or error that mdBook logs while building fails the build;
 //! 6. the output is scanned: every local link, image, script and stylesheet (and each `url()` in a
 //!    stylesheet) must resolve, a `#fragment` must name an `id` in its target page, and no page may
@@ -78,12 +79,16 @@ pub fn command(o: &BuildOptions) -> Result<()> {
     let report = build_book(&o.book);
     pb.finish_and_clear();
     let report = report?;
+    let solutions = if report.solutions_stripped > 0 {
+        format!("{} solutions stripped", report.solutions_stripped)
+    } else {
+        format!("{} solutions folded", report.solutions_folded)
+    };
     eprintln!(
-        "book: {} pages, {} formulas, {} includes, {} solutions folded, {} local links checked in {:.2} s",
+        "book: {} pages, {} formulas, {} includes, {solutions}, {} local links checked in {:.2} s",
         report.pages,
         report.formulas,
         report.includes,
-        report.solutions_folded,
         report.links_checked,
         start.elapsed().as_secs_f64()
     );
@@ -108,6 +113,9 @@ pub struct BuildReport {
     pub includes: usize,
     /// Solution regions folded behind a toggle in the listings.
     pub solutions_folded: usize,
+    /// In a student edition's book, solution bodies that a page itself held, replaced by their
+    /// `todo!` (the included code is stripped already).
+    pub solutions_stripped: usize,
     /// Local links, images, scripts and stylesheets checked in the output.
     pub links_checked: usize,
 }
@@ -146,6 +154,7 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
     let formulas;
     let includes;
     let solutions_folded;
+    let solutions_stripped;
     {
         let _serial = build_lock();
         let logged = log::LogCapture::start();
@@ -168,9 +177,18 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
                 solutions::NAME
             );
         }
-        let fold = solutions::FoldSolutions::default();
-        let fold_counter = fold.folded.clone();
-        md.with_preprocessor(fold);
+        // A student edition's book strips what its pages still hold (its code is stripped).
+        let in_edition = book_dir
+            .parent()
+            .is_some_and(crate::classroom::is_student_edition);
+        let mode = if in_edition {
+            solutions::Mode::Strip
+        } else {
+            solutions::Mode::Fold
+        };
+        let hide = solutions::HideSolutions::new(mode);
+        let hidden = hide.hidden.clone();
+        md.with_preprocessor(hide);
         let result = md.build();
         let problems = logged.finish();
         if let Err(err) = result {
@@ -190,7 +208,11 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
             );
         }
         formulas = *counter.lock().expect("formula counter poisoned");
-        solutions_folded = *fold_counter.lock().expect("fold counter poisoned");
+        let n = *hidden.lock().expect("solution counter poisoned");
+        (solutions_folded, solutions_stripped) = match mode {
+            solutions::Mode::Fold => (n, 0),
+            solutions::Mode::Strip => (0, n),
+        };
     }
 
     let scan = match links::check_output(&staging) {
@@ -207,6 +229,7 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
         formulas,
         includes,
         solutions_folded,
+        solutions_stripped,
         links_checked: scan.links,
     })
 }

@@ -1,14 +1,20 @@
-//! Solutions folded away: a reader working through the book does not see an exercise's answer a
+//! Solutions out of sight: a reader working through the book does not see an exercise's answer a
 //! few screens above the exercise.
 //!
 //! Book listings are included from the chapter crates, whose solution regions
 //! (`// BEGIN SOLUTION ex N.M: hint` … `// END SOLUTION`, see [`crate::classroom::regions`]) hold
 //! the instructor's code. This preprocessor runs after mdBook's `links` (which expands the
-//! `{{#include}}`s) and splits every Rust listing that holds a region into three: the code up to and
-//! including the `BEGIN` line, an HTML `<details class="solution">` whose `<summary>` says "Show
-//! the solution to exercise N.M" and which holds the region's body as its own Rust block, and
-//! the rest of the listing from the `END` line on. A `solution-only` region (code that would give
-//! an exercise away) is folded the same way under "Show the code".
+//! `{{#include}}`s). In the public book ([`Mode::Fold`]) it splits every Rust listing that holds a
+//! region into three: the code up to and including the `BEGIN` line, an HTML
+//! `<details class="solution">` whose `<summary>` says "Show the solution to exercise N.M" and
+//! which holds the region's body as its own Rust block, and the rest of the listing from the
+//! `END` line on. A `solution-only` region (code that would give an exercise away) is folded the
+//! same way under "Show the code".
+//!
+//! A student edition's book is built from stripped sources, so its included listings hold only
+//! `todo!`s. A listing written in a page itself is not stripped by `rnnbook student-edition`, so
+//! there ([`Mode::Strip`], chosen when the book's repository is a student edition) a body that is
+//! still there is replaced by the same `todo!("ex N.M: hint")` line as the edition's code has.
 //!
 //! - Only fenced code blocks at the top level of a page whose language is `rust` (or that name no
 //!   language) are transformed; every other line of the page is left byte for byte. A listing
@@ -20,8 +26,8 @@
 //! - Each piece keeps the listing's fence and info string, and each line is kept as it is, so
 //!   mdBook's hidden lines (`# ` in Rust blocks) stay hidden in whichever piece they land in. A
 //!   marker is recognised on a hidden line too.
-//! - A body that is a single `todo!(…)` (the student edition) or has no code at all is not
-//!   folded: there is nothing to give away.
+//! - A body that is a single `todo!(…)` (the student edition) or has no code at all is left as
+//!   it is: there is nothing to give away.
 //! - A malformed marker (one that `rnnbook student-edition` would refuse) fails the build, naming
 //!   the page.
 
@@ -31,7 +37,7 @@ use anyhow::{Result, bail};
 use mdbook_preprocessor::book::{Book, BookItem};
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 
-use crate::classroom::{BEGIN, END, SOLUTION_ONLY, parse_regions};
+use crate::classroom::{BEGIN, END, Region, SOLUTION_ONLY, parse_regions};
 
 /// The preprocessor's name (and the book.toml table it must not have: see [`super`]).
 pub(super) const NAME: &str = "solutions";
@@ -39,13 +45,31 @@ pub(super) const NAME: &str = "solutions";
 /// The class of every fold, for tests and stylesheets.
 pub const DETAILS_CLASS: &str = "solution";
 
-/// Folds the solution regions of every chapter's listings; counts the folds.
-#[derive(Default)]
-pub(super) struct FoldSolutions {
-    pub(super) folded: Arc<Mutex<usize>>,
+/// What happens to a solution region's body in a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The public book: folded behind a toggle.
+    Fold,
+    /// A student edition's book: replaced by the edition's `todo!` line.
+    Strip,
 }
 
-impl Preprocessor for FoldSolutions {
+/// Folds (or strips) the solution regions of every chapter's listings; counts them.
+pub(super) struct HideSolutions {
+    pub(super) mode: Mode,
+    pub(super) hidden: Arc<Mutex<usize>>,
+}
+
+impl HideSolutions {
+    pub(super) fn new(mode: Mode) -> Self {
+        HideSolutions {
+            mode,
+            hidden: Arc::default(),
+        }
+    }
+}
+
+impl Preprocessor for HideSolutions {
     fn name(&self) -> &str {
         NAME
     }
@@ -56,7 +80,7 @@ impl Preprocessor for FoldSolutions {
         mut book: Book,
     ) -> mdbook_preprocessor::errors::Result<Book> {
         let mut failures = Vec::new();
-        let mut folded = 0;
+        let mut hidden = 0;
         book.for_each_mut(|item| {
             let BookItem::Chapter(ch) = item else {
                 return;
@@ -65,15 +89,15 @@ impl Preprocessor for FoldSolutions {
                 .path
                 .as_ref()
                 .map_or_else(|| ch.name.clone(), |p| p.display().to_string());
-            match fold_solutions(&ch.content, &what) {
+            match hide_solutions(&ch.content, &what, self.mode) {
                 Ok((text, n)) => {
                     ch.content = text;
-                    folded += n;
+                    hidden += n;
                 }
                 Err(e) => failures.push(format!("{e:#}")),
             }
         });
-        *self.folded.lock().expect("fold counter poisoned") += folded;
+        *self.hidden.lock().expect("solution counter poisoned") += hidden;
         if failures.is_empty() {
             Ok(book)
         } else {
@@ -138,11 +162,11 @@ impl Fence<'_> {
     }
 }
 
-/// `markdown` with the solution regions of its Rust listings folded, and how many were folded.
-/// `what` names the page in errors.
-pub fn fold_solutions(markdown: &str, what: &str) -> Result<(String, usize)> {
+/// `markdown` with the solution regions of its Rust listings folded (or stripped), and how many
+/// were. `what` names the page in errors.
+pub fn hide_solutions(markdown: &str, what: &str, mode: Mode) -> Result<(String, usize)> {
     let mut out = String::with_capacity(markdown.len() + 256);
-    let mut folded = 0;
+    let mut hidden = 0;
     let mut lines = markdown.split_inclusive('\n').enumerate();
     while let Some((n, line)) = lines.next() {
         let Some(fence) = opening_fence(line) else {
@@ -169,9 +193,14 @@ pub fn fold_solutions(markdown: &str, what: &str) -> Result<(String, usize)> {
             close,
             fence: &fence,
         };
-        folded += listing.write(&body, &mut out, &format!("{what}:{}", n + 1))?;
+        let folds = folds(&body, &format!("{what}:{}", n + 1))?;
+        hidden += folds.len();
+        match mode {
+            Mode::Fold => listing.write_folded(&body, &folds, &mut out),
+            Mode::Strip => listing.write_stripped(&body, &folds, &mut out),
+        }
     }
-    Ok((out, folded))
+    Ok((out, hidden))
 }
 
 /// One Rust listing being written out.
@@ -183,22 +212,55 @@ struct Listing<'a> {
     fence: &'a Fence<'a>,
 }
 
-/// A run of a listing's lines to fold: `lines[start..end]`, shown under `summary`.
+/// A run of a listing's lines to hide: `lines[start..end]`, the body of `region` (none when the
+/// region opens above the listing).
 struct Fold {
     start: usize,
     end: usize,
-    summary: String,
+    region: Option<Region>,
+    /// Whether the region's `BEGIN` line is an mdBook hidden line (`# …`).
+    hidden: bool,
+}
+
+impl Fold {
+    /// What the toggle says.
+    fn summary(&self) -> String {
+        match &self.region {
+            None => "Show the rest of the solution (its region opens above this listing)".into(),
+            Some(r) if r.id == SOLUTION_ONLY => {
+                "Show the code (it would give an exercise away)".into()
+            }
+            Some(r) => format!("Show the solution to exercise {}", r.id),
+        }
+    }
+
+    /// The student edition's line in place of the body (as `rnnbook student-edition` writes it).
+    fn todo(&self, lines: &[&str]) -> String {
+        let (indent, label) = match &self.region {
+            Some(r) if r.id == SOLUTION_ONLY => (r.indent.clone(), format!("{}: {}", r.id, r.hint)),
+            Some(r) => (r.indent.clone(), format!("ex {}: {}", r.id, r.hint)),
+            None => {
+                let end = unhidden_with_indent(lines.get(self.end).copied().unwrap_or_default());
+                let indent = &end[..end.len() - end.trim_start().len()];
+                (indent.to_string(), "the rest of this solution".into())
+            }
+        };
+        let hide = if self.hidden { "# " } else { "" };
+        format!("{hide}{indent}todo!(\"{label}\")\n")
+    }
 }
 
 impl Listing<'_> {
-    /// Writes the listing with its regions folded; returns how many were.
-    fn write(&self, lines: &[&str], out: &mut String, what: &str) -> Result<usize> {
-        let folds = folds(lines, what)?;
+    fn write_plain(&self, lines: &[&str], out: &mut String) {
+        out.push_str(self.open);
+        lines.iter().for_each(|l| out.push_str(l));
+        out.push_str(self.close.unwrap_or_default());
+    }
+
+    /// The listing in pieces, each fold's body in a `<details>` between them.
+    fn write_folded(&self, lines: &[&str], folds: &[Fold], out: &mut String) {
         if folds.is_empty() {
-            out.push_str(self.open);
-            lines.iter().for_each(|l| out.push_str(l));
-            out.push_str(self.close.unwrap_or_default());
-            return Ok(0);
+            return self.write_plain(lines, out);
         }
         let indent = self.fence.indent;
         let close_line = format!("{indent}{}\n", self.fence.fence);
@@ -213,14 +275,14 @@ impl Listing<'_> {
             out.push_str(&close_line);
         };
         let mut next = 0;
-        for f in &folds {
+        for f in folds {
             if f.start > next {
                 piece(out, &lines[next..f.start]);
                 out.push('\n');
             }
             out.push_str(&format!(
                 "{indent}<details class=\"{DETAILS_CLASS}\">\n{indent}<summary>{}</summary>\n\n",
-                f.summary
+                f.summary()
             ));
             piece(out, &lines[f.start..f.end]);
             out.push_str(&format!("\n{indent}</details>\n\n"));
@@ -229,30 +291,54 @@ impl Listing<'_> {
         if next < lines.len() {
             piece(out, &lines[next..]);
         }
-        Ok(folds.len())
+    }
+
+    /// The listing in one piece, each fold's body replaced by its `todo!` line.
+    fn write_stripped(&self, lines: &[&str], folds: &[Fold], out: &mut String) {
+        if folds.is_empty() {
+            return self.write_plain(lines, out);
+        }
+        out.push_str(self.open);
+        let mut next = 0;
+        for f in folds {
+            lines[next..f.start].iter().for_each(|l| out.push_str(l));
+            out.push_str(&f.todo(lines));
+            next = f.end;
+        }
+        lines[next..].iter().for_each(|l| out.push_str(l));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        match self.close {
+            Some(close) => out.push_str(close),
+            None => out.push_str(&format!("{}{}\n", self.fence.indent, self.fence.fence)),
+        }
     }
 }
 
 /// A line as mdBook shows it in a Rust block: without the `# ` that hides it.
 fn unhidden(line: &str) -> &str {
-    let t = line.trim();
+    unhidden_with_indent(line).trim_start()
+}
+
+/// Like [`unhidden`], keeping the indentation (and dropping the line break).
+fn unhidden_with_indent(line: &str) -> &str {
+    let l = line.trim_end();
+    let t = l.trim_start();
     if t == "#" {
         ""
+    } else if let Some(rest) = t.strip_prefix("# ") {
+        rest
     } else {
-        t.strip_prefix("# ").unwrap_or(t).trim_start()
+        l
     }
 }
 
-/// What to show above a fold of the region opened by `begin` (a marker line).
-fn summary(begin: &str, what: &str) -> Result<String> {
-    // The classroom's own parser, so that the book and the student edition agree on every marker.
+/// The region opened by `begin` (a marker line), read by the classroom's own parser, so that
+/// the book and the student edition agree on every marker.
+fn region_of(begin: &str, what: &str) -> Result<Region> {
     let probe = format!("{begin}\n{END}\n");
-    let region = parse_regions(&probe, what)?.remove(0);
-    Ok(if region.id == SOLUTION_ONLY {
-        "Show the code (it would give an exercise away)".to_string()
-    } else {
-        format!("Show the solution to exercise {}", region.id)
-    })
+    Ok(parse_regions(&probe, what)?.remove(0))
 }
 
 /// Whether `body` holds nothing to hide: no code, or only the student edition's `todo!`.
@@ -268,18 +354,19 @@ fn nothing_to_hide(body: &[&str]) -> bool {
     }
 }
 
-/// The runs of `lines` to fold: every region's body, cut at the listing's edges.
+/// The runs of `lines` to hide: every region's body, cut at the listing's edges.
 fn folds(lines: &[&str], what: &str) -> Result<Vec<Fold>> {
     let mut out = Vec::new();
-    // (first body line, summary) of the region open at this point.
-    let mut open: Option<(usize, String)> = None;
+    // The region open at this point: its first body line, the region, whether its BEGIN is hidden.
+    let mut open: Option<(usize, Region, bool)> = None;
     let mut seen_marker = false;
-    let mut push = |start: usize, end: usize, summary: String| {
+    let mut push = |start: usize, end: usize, region: Option<Region>, hidden: bool| {
         if !nothing_to_hide(&lines[start..end]) {
             out.push(Fold {
                 start,
                 end,
-                summary,
+                region,
+                hidden,
             });
         }
     };
@@ -287,30 +374,31 @@ fn folds(lines: &[&str], what: &str) -> Result<Vec<Fold>> {
         let text = unhidden(line);
         let at = format!("{what} (line {} of the listing)", k + 1);
         if text.starts_with(BEGIN) {
-            if let Some((start, _)) = &open {
+            if let Some((start, _, _)) = &open {
                 bail!(
                     "{at}: a solution region opens inside another (opened on line {})",
                     start
                 );
             }
-            open = Some((k + 1, summary(text, &at)?));
+            let hidden = unhidden_with_indent(line) != line.trim_end();
+            let with_indent = unhidden_with_indent(line);
+            open = Some((k + 1, region_of(with_indent, &at)?, hidden));
         } else if text.starts_with(END) {
             match open.take() {
-                Some((start, summary)) => push(start, k, summary),
-                // The listing starts inside a region: fold everything above the END.
-                None if !seen_marker => push(
-                    0,
-                    k,
-                    "Show the rest of the solution (its region opens above this listing)".into(),
-                ),
+                Some((start, region, hidden)) => push(start, k, Some(region), hidden),
+                // The listing starts inside a region: hide everything above the END.
+                None if !seen_marker => {
+                    let hidden = unhidden_with_indent(line) != line.trim_end();
+                    push(0, k, None, hidden)
+                }
                 None => bail!("{at}: `{END}` without a region open"),
             }
         }
         seen_marker |= text.starts_with(BEGIN) || text.starts_with(END);
     }
-    // The listing ends inside a region: fold the rest of it.
-    if let Some((start, summary)) = open {
-        push(start, lines.len(), summary);
+    // The listing ends inside a region: hide the rest of it.
+    if let Some((start, region, hidden)) = open {
+        push(start, lines.len(), Some(region), hidden);
     }
     Ok(out)
 }
@@ -328,7 +416,11 @@ mod tests {
     }
 
     fn fold(text: &str) -> (String, usize) {
-        fold_solutions(text, "page.md").unwrap()
+        hide_solutions(text, "page.md", Mode::Fold).unwrap()
+    }
+
+    fn strip(text: &str) -> (String, usize) {
+        hide_solutions(text, "page.md", Mode::Strip).unwrap()
     }
 
     const ONE: &[&str] = &[
@@ -626,8 +718,71 @@ mod tests {
                 "without a region open",
             ),
         ] {
-            let err = format!("{:#}", fold_solutions(&md(lines), "page.md").unwrap_err());
-            assert!(err.contains("page.md:1") && err.contains(needle), "{err}");
+            for mode in [Mode::Fold, Mode::Strip] {
+                let err = format!(
+                    "{:#}",
+                    hide_solutions(&md(lines), "page.md", mode).unwrap_err()
+                );
+                assert!(err.contains("page.md:1") && err.contains(needle), "{err}");
+            }
         }
+    }
+
+    #[test]
+    fn in_a_student_edition_a_body_becomes_the_editions_todo() {
+        let (out, n) = strip(&md(ONE));
+        assert_eq!(n, 1);
+        assert_eq!(
+            out,
+            md(&[
+                "Some text.",
+                "",
+                "```rust",
+                "pub fn a(x: f64) -> f64 {",
+                "    // BEGIN SOLUTION ex 1.2: add one",
+                "    todo!(\"ex 1.2: add one\")",
+                "    // END SOLUTION",
+                "}",
+                "```",
+                "After.",
+            ])
+        );
+        // Exactly what `rnnbook student-edition` makes of the same code.
+        let code = md(&ONE[3..9]);
+        let edition = crate::classroom::strip_solutions(&code, "a.rs").unwrap();
+        assert!(out.contains(&edition), "{out}\n{edition}");
+        // Already stripped: left as it is.
+        assert_eq!(strip(&out), (out.clone(), 0));
+    }
+
+    #[test]
+    fn stripping_handles_cut_hidden_and_solution_only_regions() {
+        let text = md(&[
+            "```rust",
+            "        secret_above();",
+            "    // END SOLUTION",
+            "# // BEGIN SOLUTION solution-only: gives 1.1 away",
+            "# hidden_secret();",
+            "# // END SOLUTION",
+            "    // BEGIN SOLUTION ex 1.3: cut",
+            "    secret_below();",
+        ]);
+        let (out, n) = strip(&text);
+        assert_eq!(n, 3);
+        assert!(!out.contains("secret"), "{out}");
+        assert_eq!(
+            out,
+            md(&[
+                "```rust",
+                "    todo!(\"the rest of this solution\")",
+                "    // END SOLUTION",
+                "# // BEGIN SOLUTION solution-only: gives 1.1 away",
+                "# todo!(\"solution-only: gives 1.1 away\")",
+                "# // END SOLUTION",
+                "    // BEGIN SOLUTION ex 1.3: cut",
+                "    todo!(\"ex 1.3: cut\")",
+                "```",
+            ])
+        );
     }
 }
