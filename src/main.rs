@@ -10,6 +10,7 @@ use rnnbook::bench::BenchOptions;
 use rnnbook::book::BuildOptions;
 use rnnbook::classroom::edition::EditionOptions;
 use rnnbook::classroom::grade::GradeOptions;
+use rnnbook::classroom::platforms::Platform;
 use rnnbook::experiments::ExperimentOptions;
 use rnnbook::train::TrainOptions;
 use rnnbook::train::task::{TaskName, TaskOptions};
@@ -62,8 +63,20 @@ enum Command {
     /// instructor-only tests are left out, the book comes along.
     StudentEdition(EditionOptions),
     /// Grade every subfolder of SUBMISSIONS (one student's copy of the student edition each)
-    /// against the visible and instructor-only tests, each in a fresh copy with time limits.
+    /// against the visible and instructor-only tests.
+    ///
+    /// Only the solution regions of a submission are used; each goes through a static check
+    /// first. Builds and tests run in a bubblewrap sandbox (no network, nothing writable but a
+    /// scratch folder, limits on time, memory and processes), several submissions at once, and a
+    /// test counts as passed only on evidence student code cannot forge. Keep --work-dir between
+    /// runs: compiled dependencies are shared, and only what a submission changed is rebuilt.
     Grade(GradeOptions),
+    /// Write the grader as the bundle of a course platform: Gradescope's autograder zip, or
+    /// GitHub Classroom's autograding workflow for a student edition.
+    Autograder {
+        #[command(subcommand)]
+        platform: Platform,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +122,7 @@ fn main() -> ExitCode {
         },
         Some(Command::StudentEdition(o)) => rnnbook::classroom::edition::command(&o),
         Some(Command::Grade(o)) => rnnbook::classroom::grade::command(&o),
+        Some(Command::Autograder { platform }) => rnnbook::classroom::platforms::command(&platform),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

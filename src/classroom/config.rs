@@ -34,6 +34,13 @@ pub struct Exercise {
     pub tests: Vec<String>,
 }
 
+/// Whether a test name is one of the instructor-only tests (in `chapters/*/tests/instructor/`,
+/// named `exN_M_…`), which the student edition does not have.
+pub fn is_instructor_test(name: &str) -> bool {
+    name.strip_prefix("ex")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// The configuration file, relative to the repository.
 pub const CONFIG: &str = "classroom/exercises.toml";
 

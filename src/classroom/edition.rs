@@ -239,6 +239,11 @@ This is the student edition of *Recurrent Networks from Scratch, in Rust*. Each 
 `todo!(\"ex N.M: hint\")` between the lines `// BEGIN SOLUTION ex N.M` and `// END SOLUTION`.\n\
 Write your solution between those two lines and nowhere else: grading takes only what is between\n\
 them (a `use` line or a helper `fn` may go inside the region too). Keep the two marker lines.\n\n\
+The exercises are pure numerical code, and the grader refuses (scores 0) a region that reaches\n\
+for anything else: files, input and output (`println!` too), the environment, processes,\n\
+threads, the network, `unsafe`, `extern`, `static`s, modules, or macros other than `vec!`,\n\
+`array!`, `s!`, `format!`, `panic!`, `todo!`, `unimplemented!`, `unreachable!`, the `assert`s\n\
+and `matches!`. The book's appendix \"Teaching with this book\" lists the rules.\n\n\
 - `cargo test -p ch04-lstm` runs a chapter's visible tests; an exercise's tests fail with its\n\
   `todo!` message until you solve it. The chapter pages list each exercise's tests.\n\
 - `cargo run --release` builds the book into `book/build/`. Figures that need an exercise you\n\

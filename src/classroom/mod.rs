@@ -22,15 +22,19 @@
 //! - [`grade`]: `rnnbook grade`, with [`runner`] (child processes with time limits) and
 //!   [`report`] (CSV and totals).
 
+pub mod audit;
 pub mod config;
 pub mod edition;
 pub mod grade;
 pub mod leaks;
+pub mod platforms;
 pub mod regions;
 pub mod report;
 pub mod runner;
+pub mod sandbox;
+pub mod verdict;
 
-pub use config::{CONFIG, ClassroomConfig, Exercise, read_config};
+pub use config::{CONFIG, ClassroomConfig, Exercise, is_instructor_test, read_config};
 pub use edition::{EditionReport, STUDENT_MARKER, is_student_edition, student_edition, tree_files};
 pub use regions::{
     BEGIN, END, Region, SOLUTION_ONLY, parse_regions, region_bodies, splice, strip_one,

@@ -1,201 +1,178 @@
-//! Building and running a graded copy's tests in child processes, with time limits, and reading
-//! what the test binaries report.
+//! Child processes with time limits and bounded output, and what cargo and the test binaries
+//! report: the build's executables and errors by package, and the tests each executable holds.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::config::Exercise;
-use super::grade::{GradeOptions, tests_by_package};
+/// Output kept of one stream (the rest is read and dropped, so that the child never blocks).
+const MAX_OUTPUT: u64 = 8 << 20;
 
-/// Runs `cmd` until it exits or `limit` passes (then kills it); `(exited in time, stdout, stderr)`.
-fn run_limited(mut cmd: Command, limit: Duration) -> Result<(bool, String, String)> {
+/// What a limited run gave.
+#[derive(Debug)]
+pub struct Ran {
+    /// How it ended, or `None` when it was killed at the time limit.
+    pub status: Option<ExitStatus>,
+    /// Standard output (at most 8 MiB of it).
+    pub stdout: String,
+    /// Standard error (at most 8 MiB of it).
+    pub stderr: String,
+}
+
+fn read_bounded(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        (&mut r).take(MAX_OUTPUT).read_to_end(&mut buf).ok();
+        std::io::copy(&mut r, &mut std::io::sink()).ok();
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Kills every process of the group `pid` leads (what a killed child left running would
+/// otherwise keep the pipes open).
+fn kill_group(pid: u32) {
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok();
+}
+
+/// Runs `cmd`, in a process group of its own, until it exits or `limit` passes (then kills the
+/// group).
+pub fn run_limited(mut cmd: Command, limit: Duration) -> Result<Ran> {
+    use std::os::unix::process::CommandExt;
     let mut child = cmd
+        .process_group(0)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .context("starting a process")?;
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
     // Read the pipes on threads, so that a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out, &mut s).ok();
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut err, &mut s).ok();
-        s
-    });
+    let t_out = read_bounded(child.stdout.take().expect("piped"));
+    let t_err = read_bounded(child.stderr.take().expect("piped"));
     let start = Instant::now();
-    let in_time = loop {
-        if child.try_wait()?.is_some() {
-            break true;
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            kill_group(child.id());
+            break Some(s);
         }
         if start.elapsed() >= limit {
+            kill_group(child.id());
             child.kill().ok();
             child.wait().ok();
-            break false;
+            break None;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     };
     let stdout = t_out.join().unwrap_or_default();
     let stderr = t_err.join().unwrap_or_default();
-    Ok((in_time, stdout, stderr))
+    Ok(Ran {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
-/// `cargo test -p PKG --no-run`, offline, in `work`: the test executables, or the first error.
-pub(super) fn build_tests(
-    work: &Path,
-    pkg: &str,
-    o: &GradeOptions,
-) -> Result<Vec<PathBuf>, String> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(work)
-        .args([
-            "test",
-            "--offline",
-            "--no-run",
-            "--message-format=json",
-            "-p",
-            pkg,
-        ])
-        .env("CARGO_TARGET_DIR", o.target_dir())
-        .env("CARGO_TERM_COLOR", "never");
-    let (in_time, stdout, stderr) =
-        run_limited(cmd, o.build_timeout()).map_err(|e| format!("{e:#}"))?;
-    if !in_time {
-        return Err(format!(
-            "the build took longer than {} s",
-            o.build_timeout_secs
-        ));
+/// One test executable cargo built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executable {
+    /// The binary.
+    pub path: PathBuf,
+    /// Its target's root source file.
+    pub src_path: PathBuf,
+}
+
+/// What one `cargo build --tests --message-format=json` reported, by package name.
+#[derive(Debug, Default)]
+pub struct Build {
+    /// Test executables, by package.
+    pub executables: BTreeMap<String, Vec<Executable>>,
+    /// The first compiler error, by package.
+    pub errors: BTreeMap<String, String>,
+    /// Units compiled (not fresh), as (package, root source file).
+    pub compiled: Vec<(String, PathBuf)>,
+}
+
+/// The package name of a cargo package id (`path+file:///…/ch00-foundations#0.1.0` or
+/// `path+file:///…/dir#name@0.1.0`).
+pub fn package_name(id: &str) -> Option<String> {
+    let (path, frag) = id.rsplit_once('#')?;
+    match frag.split_once('@') {
+        Some((name, _)) => Some(name.to_string()),
+        None => path.rsplit('/').next().map(str::to_string),
     }
-    let mut exes = Vec::new();
-    let mut first_error = None;
+}
+
+/// Reads cargo's JSON messages.
+pub fn parse_build(stdout: &str) -> Build {
+    let mut b = Build::default();
     for line in stdout.lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
+        let Some(pkg) = msg["package_id"].as_str().and_then(package_name) else {
+            continue;
+        };
+        let src = PathBuf::from(msg["target"]["src_path"].as_str().unwrap_or(""));
         match msg["reason"].as_str() {
-            Some("compiler-message")
-                if msg["message"]["level"] == "error" && first_error.is_none() =>
-            {
-                let rendered = msg["message"]["rendered"].as_str().unwrap_or("");
-                let text: Vec<&str> = rendered.lines().take(6).collect();
-                first_error = Some(text.join(" | "));
+            Some("compiler-message") if msg["message"]["level"] == "error" => {
+                b.errors.entry(pkg).or_insert_with(|| {
+                    let rendered = msg["message"]["rendered"].as_str().unwrap_or("");
+                    let text: Vec<&str> = rendered.lines().take(6).collect();
+                    text.join(" | ")
+                });
             }
             Some("compiler-artifact") => {
-                let ours = msg["package_id"].as_str().is_some_and(|id| {
-                    id.contains(&format!("#{pkg}@")) || id.contains(&format!("/{pkg}#"))
-                });
+                if msg["fresh"] == false {
+                    b.compiled.push((pkg.clone(), src.clone()));
+                }
                 if let Some(exe) = msg["executable"].as_str()
-                    && ours
                     && msg["profile"]["test"] == true
                 {
-                    exes.push(PathBuf::from(exe));
+                    b.executables.entry(pkg).or_default().push(Executable {
+                        path: PathBuf::from(exe),
+                        src_path: src,
+                    });
                 }
             }
             _ => {}
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    if exes.is_empty() {
-        let tail: Vec<&str> = stderr.lines().rev().take(4).collect();
-        return Err(format!(
-            "cargo built no test executable: {}",
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        ));
-    }
-    Ok(exes)
+    b
 }
 
-/// Runs the exercise's tests in every executable of their packages, within `limit` in all;
-/// `(passed, error summary)`. Tests of a package that did not compile count as not passed.
-pub(super) fn run_exercise(
-    work: &Path,
-    built: &BTreeMap<String, Result<Vec<PathBuf>, String>>,
-    ex: &Exercise,
-    limit: Duration,
-) -> (usize, String) {
-    let start = Instant::now();
-    let mut results: BTreeMap<(String, String), bool> = BTreeMap::new();
-    let mut error = String::new();
-    'packages: for (pkg, names) in tests_by_package(ex) {
-        let exes = match built.get(&pkg) {
-            Some(Ok(exes)) => exes,
-            Some(Err(e)) => {
-                if error.is_empty() {
-                    error = format!("{pkg} does not compile: {e}");
-                }
-                continue;
-            }
-            None => continue,
-        };
-        for exe in exes {
-            let left = limit.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                error = format!("timed out after {} s", limit.as_secs());
-                break 'packages;
-            }
-            let mut cmd = Command::new(exe);
-            cmd.current_dir(work.join("chapters").join(&pkg))
-                .arg("--exact")
-                .args(&names)
-                .env("RUST_BACKTRACE", "0");
-            match run_limited(cmd, left) {
-                Ok((in_time, stdout, _)) => {
-                    for (name, ok) in parse_test_output(&stdout) {
-                        results
-                            .entry((pkg.clone(), name))
-                            .and_modify(|v| *v |= ok)
-                            .or_insert(ok);
-                    }
-                    if error.is_empty()
-                        && let Some(p) = first_panic(&stdout)
-                    {
-                        error = p;
-                    }
-                    if !in_time {
-                        error = format!("timed out after {} s", limit.as_secs());
-                        break 'packages;
-                    }
-                }
-                Err(e) => {
-                    error = format!("{e:#}");
-                    break 'packages;
-                }
-            }
+/// The tests that `exe --list --format terse` printed.
+pub fn parse_list(stdout: &str) -> BTreeSet<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The first line of the first panic message in a test run's output, if any.
+pub fn first_panic(stdout: &str) -> Option<String> {
+    let mut lines = stdout.lines();
+    while let Some(l) = lines.next() {
+        if l.contains("panicked at") {
+            let msg = lines.next().unwrap_or("").trim();
+            return Some(msg.chars().take(200).collect());
         }
     }
-    let wanted: Vec<(String, String)> = tests_by_package(ex)
-        .into_iter()
-        .flat_map(|(pkg, names)| names.into_iter().map(move |n| (pkg.clone(), n)))
-        .collect();
-    let passed = wanted
-        .iter()
-        .filter(|k| results.get(*k) == Some(&true))
-        .count();
-    let not_run: Vec<&(String, String)> = wanted
-        .iter()
-        .filter(|k| !results.contains_key(*k))
-        .collect();
-    if error.is_empty() && !not_run.is_empty() {
-        error = format!(
-            "{} test(s) did not run, e.g. {}",
-            not_run.len(),
-            not_run[0].1
-        );
-    }
-    (passed, error)
+    None
 }
 
-/// The tests, in `cargo test` order, that a run's output reports, with their outcome.
+/// The tests, in `cargo test` order, that a run's output reports, with their outcome (for
+/// reading a whole `cargo test` run; grading does not trust this: see [`super::verdict`]).
 pub fn parse_test_output(stdout: &str) -> BTreeMap<String, bool> {
     let mut out = BTreeMap::new();
     for line in stdout.lines() {
@@ -218,18 +195,6 @@ pub fn parse_test_output(stdout: &str) -> BTreeMap<String, bool> {
     out
 }
 
-/// The first line of the first panic message in a test run's output, if any.
-pub fn first_panic(stdout: &str) -> Option<String> {
-    let mut lines = stdout.lines();
-    while let Some(l) = lines.next() {
-        if l.contains("panicked at") {
-            let msg = lines.next().unwrap_or("").trim();
-            return Some(msg.chars().take(200).collect());
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +215,30 @@ mod tests {
             first_panic(out).unwrap(),
             "not yet implemented: ex 1.2: add one"
         );
+    }
+
+    #[test]
+    fn package_ids_and_test_lists_are_read() {
+        assert_eq!(
+            package_name("path+file:///w/chapters/ch00-foundations#0.1.0").as_deref(),
+            Some("ch00-foundations")
+        );
+        assert_eq!(
+            package_name("path+file:///w#rnnbook@0.1.0").as_deref(),
+            Some("rnnbook")
+        );
+        let l = parse_list("a::b: test\nc: test\nd: bench\n\n2 tests, 1 benchmark\n");
+        assert_eq!(l.into_iter().collect::<Vec<_>>(), ["a::b", "c"]);
+    }
+
+    #[test]
+    fn a_chatty_child_is_cut_at_the_limits() {
+        let mut c = Command::new("sh");
+        c.args(["-c", "yes | head -c 20000000; sleep 30"]);
+        let start = Instant::now();
+        let r = run_limited(c, Duration::from_secs(2)).unwrap();
+        assert!(r.status.is_none());
+        assert_eq!(r.stdout.len() as u64, MAX_OUTPUT);
+        assert!(start.elapsed() < Duration::from_secs(20));
     }
 }
