@@ -303,6 +303,10 @@ impl Plan {
             ("RUSTUP_HOME".to_string(), rustup_home.display().to_string()),
             ("CARGO_TERM_COLOR".to_string(), "never".to_string()),
             ("LANG".to_string(), "C.UTF-8".to_string()),
+            // Grading needs no debugger, and debug information costs compile and link time on
+            // every submission (a panic still names its file and line).
+            ("CARGO_PROFILE_DEV_DEBUG".to_string(), "false".to_string()),
+            ("CARGO_PROFILE_TEST_DEBUG".to_string(), "false".to_string()),
         ];
         for var in ["PATH", "RUSTUP_TOOLCHAIN", "RUSTC"] {
             if let Ok(v) = std::env::var(var) {
