@@ -27,6 +27,8 @@ import tomllib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "rnnbook")
 REPORT = os.path.join(ROOT, "classroom", "scale-report.json")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from sweep import cpu_flags, cpu_model  # noqa: E402  (the machine, as the benchmark names it)
 BEGIN = "// BEGIN SOLUTION ex "
 END = "// END SOLUTION"
 
@@ -57,16 +59,6 @@ def student_file(text, k, solved):
         last = e
     out += lines[last:]
     return "\n".join(out)
-
-
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main():
@@ -113,7 +105,8 @@ def main():
         "command": " ".join(["rnnbook", "grade", "SUBMISSIONS", "--jobs", str(a.jobs),
                              "--work-dir", "EMPTY"]),
         "machine": {
-            "cpu": cpu_name(),
+            "cpu": cpu_model(),
+            "avx512f": "avx512f" in cpu_flags(),
             "cpus": os.cpu_count(),
             "kernel": platform.release(),
         },
