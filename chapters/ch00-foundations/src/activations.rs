@@ -23,9 +23,10 @@ use ndarray::{Array, ArrayBase, Data, Dimension};
 /// Shapes: scalar in, scalar out, in `(0, 1)` for finite `x` (it rounds to exactly `0.0`
 /// or `1.0` once `|x|` is large enough).
 ///
-/// Only `e^(-|x|)` is ever evaluated, which lies in `(0, 1]`: for `x >= 0` we use
-/// `1 / (1 + e^(-x))`, for `x < 0` the equal form `e^x / (1 + e^x)`. Neither branch
-/// exponentiates a large positive number, so `sigmoid(±1000.0)` is exactly `1.0` / `0.0`.
+/// Only `e^(-|x|)` is ever evaluated, which lies in `[0, 1]` (it underflows to 0 beyond
+/// `|x| ≈ 745`): for `x >= 0` we use `1 / (1 + e^(-x))`, for `x < 0` the equal form
+/// `e^x / (1 + e^x)`. Neither branch exponentiates a large positive number, so
+/// `sigmoid(±1000.0)` is exactly `1.0` / `0.0`.
 /// (The form `e^x / (1 + e^x)` alone gives `inf / inf = NaN` at `x = 1000`; the form
 /// `1 / (1 + e^(-x))` alone overflows to `1 / inf` at `x = -1000`, which IEEE arithmetic
 /// happens to round to the right answer `0`.)

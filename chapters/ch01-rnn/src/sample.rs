@@ -25,7 +25,8 @@ pub fn sample_index<R: Rng + ?Sized>(
         "temperature must be positive, got {temperature}"
     );
     let max = logits.fold(f64::NEG_INFINITY, |m, &z| m.max(z));
-    let weights = logits.mapv(|z| ((z - max) / temperature).exp()); // unnormalised, in (0, 1]
+    // Unnormalised, in [0, 1] (0 where a weight underflows); the largest is exactly 1.
+    let weights = logits.mapv(|z| ((z - max) / temperature).exp());
     let mut u = rng.random_range(0.0..weights.sum());
     for (i, &w) in weights.iter().enumerate() {
         if u < w {
