@@ -8,15 +8,19 @@ use anyhow::{Context, Result, ensure};
 use super::config::{CONFIG, read_config};
 use super::regions::{SOLUTION_ONLY, parse_regions, strip_one, strip_solutions};
 
-/// Whether `rel` (a path relative to the repository, `/`-separated) is left out of both
-/// editions' copies: build output, version control, CI.
+/// Whether `rel` (a path relative to the repository, `/`-separated) is left out of every copy:
+/// build output, version control, the figures (drawn by code, so each copy draws its own), and
+/// the temporary files of an atomic write in progress (`tempfile` names them `.tmp…`; one that
+/// is renamed away while the tree is walked must not fail the copy).
 fn always_skipped(rel: &str) -> bool {
     let first = rel.split('/').next().unwrap_or("");
+    let name = rel.rsplit('/').next().unwrap_or("");
     matches!(first, "target" | ".git")
-        || rel == "book/build"
-        || rel.starts_with("book/build/")
+        || is_under(rel, "book/build")
+        || is_under(rel, "book/src/figures")
         || rel.starts_with("book/.build-staging")
-        || rel.ends_with(".tmp")
+        || name.starts_with(".tmp")
+        || name.ends_with(".tmp")
 }
 
 fn is_under(rel: &str, prefix: &str) -> bool {
@@ -248,3 +252,33 @@ and `matches!`. The book's appendix \"Teaching with this book\" lists the rules.
   `todo!` message until you solve it. The chapter pages list each exercise's tests.\n\
 - `cargo run --release` builds the book into `book/build/`. Figures that need an exercise you\n\
   have not solved yet keep the copy shipped with this edition.\n";
+
+#[cfg(test)]
+mod tests {
+    use super::always_skipped;
+
+    #[test]
+    fn copies_leave_out_build_output_figures_and_temporary_files() {
+        for rel in [
+            "target/debug/x",
+            ".git/HEAD",
+            "book/build/index.html",
+            "book/.build-staging-1/x",
+            "book/src/figures/ch01-loss.svg",
+            "book/src/figures/.tmph8xzI3",
+            "chapters/ch01-rnn/src/.tmpAbC",
+            "classroom/out.tmp",
+        ] {
+            assert!(always_skipped(rel), "{rel} is copied");
+        }
+        for rel in [
+            "book/src/ch01-rnn.md",
+            "book/src/figures.md",
+            "chapters/ch01-rnn/src/lib.rs",
+            "src/figures/style.rs",
+            "targets.md",
+        ] {
+            assert!(!always_skipped(rel), "{rel} is left out");
+        }
+    }
+}
