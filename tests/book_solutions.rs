@@ -40,7 +40,7 @@ fn lines_outside_regions() -> BTreeSet<String> {
         }
         let text = std::fs::read_to_string(root().join(&rel)).unwrap();
         let regions = parse_regions(&text, &rel).unwrap();
-        let inside: BTreeSet<usize> = regions.iter().flat_map(|r| r.begin + 1..r.end).collect();
+        let inside: BTreeSet<usize> = regions.iter().flat_map(|r| r.body..r.end).collect();
         out.extend(
             text.lines()
                 .enumerate()
@@ -61,7 +61,7 @@ fn solution_lines() -> Vec<SolutionLine> {
         let text = std::fs::read_to_string(root().join(rel)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         for r in parse_regions(&text, rel).unwrap() {
-            for l in &lines[r.begin + 1..r.end] {
+            for l in &lines[r.body..r.end] {
                 let l = l.trim();
                 if l.len() < 8 || l.starts_with("//") || outside.contains(l) {
                     continue;

@@ -93,7 +93,7 @@ fn student_edition_and_grading_end_to_end() {
             continue;
         }
         let lines: Vec<&str> = text.lines().collect();
-        let inside: BTreeSet<usize> = regions.iter().flat_map(|r| r.begin + 1..r.end).collect();
+        let inside: BTreeSet<usize> = regions.iter().flat_map(|r| r.body..r.end).collect();
         let outside: BTreeSet<&str> = (0..lines.len())
             .filter(|n| !inside.contains(n))
             .map(|n| lines[n].trim())

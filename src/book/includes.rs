@@ -11,7 +11,7 @@ use regex::Regex;
 
 use super::links::normalize;
 
-fn include_regex() -> &'static Regex {
+pub(super) fn include_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(r"(\\?)\{\{\s*#(include|rustdoc_include|playground)\s+([^\s}]+)[^}]*\}\}")
@@ -19,7 +19,7 @@ fn include_regex() -> &'static Regex {
     })
 }
 
-fn anchor_regex() -> &'static Regex {
+pub(super) fn anchor_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"ANCHOR(_END)?:\s*([\w_-]+)").expect("anchor regex"))
 }
@@ -101,7 +101,7 @@ pub(super) fn check_includes(md: &MDBook) -> Result<usize> {
 }
 
 /// mdBook reads `file:3`, `file:3:9`, `file::9` and `file:3:` as line ranges, anything else as an anchor.
-fn is_line_range(selector: &str) -> bool {
+pub(super) fn is_line_range(selector: &str) -> bool {
     let mut parts = selector.splitn(2, ':');
     let start = parts.next().unwrap_or("");
     let end = parts.next();

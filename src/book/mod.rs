@@ -23,12 +23,14 @@
 
 mod includes;
 mod links;
+pub mod listings;
 mod log;
 mod math;
 pub mod solutions;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use mdbook_driver::MDBook;
@@ -140,8 +142,22 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
     }
     // `load_with_config` skips mdBook's MDBOOK_* environment overrides, which could silently turn
     // the CDN stylesheet back on.
-    let config =
+    let mut config =
         Config::from_disk(&toml).with_context(|| format!("cannot read {}", toml.display()))?;
+    for name in [listings::CAPTIONS, listings::WIDTHS, solutions::NAME] {
+        if config.contains_key(&format!("preprocessor.{name}")) {
+            bail!(
+                "book.toml: remove [preprocessor.{name}]; the builder runs its own, in its place"
+            );
+        }
+    }
+    // Captions are written while a listing is still an `{{#include}}`, so before `links`.
+    config
+        .set(
+            format!("preprocessor.{}.before", listings::CAPTIONS),
+            ["links"],
+        )
+        .context("ordering the listing captions before the includes")?;
     let final_dir = match out_dir {
         Some(dir) => {
             std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?
@@ -166,17 +182,14 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
         let katex = math::StrictKatex::default();
         let counter = katex.formulas.clone();
         md.with_preprocessor(katex);
+        let sources = Arc::new(Mutex::new(BTreeSet::new()));
+        md.with_preprocessor(listings::Captions {
+            root: book_dir.parent().unwrap_or(&book_dir).to_path_buf(),
+            sources: sources.clone(),
+        });
         // A name that book.toml does not know is appended, so it runs last: after `links` has
         // included the code (and after KaTeX, which leaves code blocks alone).
-        if md
-            .config
-            .contains_key(&format!("preprocessor.{}", solutions::NAME))
-        {
-            bail!(
-                "book.toml: remove [preprocessor.{}]; the builder runs its own, after the includes",
-                solutions::NAME
-            );
-        }
+        md.with_preprocessor(listings::Widths);
         // A student edition's book strips what its pages still hold (its code is stripped).
         let in_edition = book_dir
             .parent()
@@ -206,6 +219,11 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
                 book_dir.display(),
                 problems.join("\n  ")
             );
+        }
+        let sources = std::mem::take(&mut *sources.lock().expect("source list poisoned"));
+        if let Err(err) = listings::write_source_pages(&staging, &sources) {
+            let _ = remove_dir_if_present(&staging);
+            return Err(err.context("writing the pages of the included files"));
         }
         formulas = *counter.lock().expect("formula counter poisoned");
         let n = *hidden.lock().expect("solution counter poisoned");

@@ -37,7 +37,7 @@ use anyhow::{Result, bail};
 use mdbook_preprocessor::book::{Book, BookItem};
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 
-use crate::classroom::{BEGIN, END, Region, SOLUTION_ONLY, parse_regions};
+use crate::classroom::{BEGIN, END, Region, SOLUTION_ONLY, hint_continuation, parse_regions};
 
 /// The preprocessor's name (and the book.toml table it must not have: see [`super`]).
 pub(super) const NAME: &str = "solutions";
@@ -383,6 +383,12 @@ fn folds(lines: &[&str], what: &str) -> Result<Vec<Fold>> {
             let hidden = unhidden_with_indent(line) != line.trim_end();
             let with_indent = unhidden_with_indent(line);
             open = Some((k + 1, region_of(with_indent, &at)?, hidden));
+        } else if let Some((start, region, _)) = open.as_mut().filter(|(start, ..)| *start == k)
+            && let Some(more) = hint_continuation(text)
+        {
+            // The hint goes on: the line stays above the fold, with the marker.
+            region.hint = format!("{} {more}", region.hint);
+            *start = k + 1;
         } else if text.starts_with(END) {
             match open.take() {
                 Some((start, region, hidden)) => push(start, k, Some(region), hidden),

@@ -1,16 +1,18 @@
-//! The static check of every solution region, before anything of a submission is built.
+//! The static check of every solution region, before anything of a submission is
+//! built.
 //!
-//! The exercises are pure numerical functions. A region body is parsed with `syn` (as the
-//! block it sits in) and refused, with the construct and its line, when it reaches for anything
-//! else: process control, files, the environment, input and output, the network, threads,
-//! backtraces and panic hooks, `unsafe`, `extern`, inline assembly, a macro outside
-//! [`ALLOWED_MACROS`], an attribute other than a lint allowance, or one of the project's own
-//! modules that read or write files ([`DENIED_MODULES`]). A refused region scores 0 for its
-//! exercise and is not built: the grader splices a `todo!` ("this region is missing from the
+//! The exercises are pure numerical functions. A region body is parsed with `syn`
+//! (as the block it sits in) and refused, with the construct and its line, when it
+//! reaches for anything else: process control, files, the environment, input and
+//! output, the network, threads, backtraces and panic hooks, `unsafe`, `extern`,
+//! inline assembly, a macro outside [`ALLOWED_MACROS`], an attribute other than a
+//! lint allowance, or one of the project's own modules that read or write files
+//! ([`DENIED_MODULES`]). A refused region scores 0 for its exercise and is not
+//! built: the grader splices a `todo!` ("this region is missing from the
 //! submission") in its place.
 //!
-//! The lists below are the one place the rules are written down; the teaching appendix
-//! includes them.
+//! The lists below are the one place the rules are written down; the teaching
+//! appendix includes them.
 
 use std::fmt;
 
@@ -19,8 +21,8 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
 // ANCHOR: rules
-/// The macros a region may use. Their arguments are checked token by token against the same
-/// rules as the rest of the region.
+/// The macros a region may use. Their arguments are checked token by token against
+/// the same rules as the rest of the region.
 pub const ALLOWED_MACROS: &[&str] = &[
     // Collections and ndarray's literals and slices.
     "vec",
@@ -47,8 +49,8 @@ pub const ALLOWED_MACROS: &[&str] = &[
 /// Attributes a region may carry (lint levels only).
 pub const ALLOWED_ATTRIBUTES: &[&str] = &["allow", "expect"];
 
-/// Modules of `std`, `core` and `alloc`, and crates, that a region may not name in a path or a
-/// `use`, each with what it gives access to.
+/// Modules of `std`, `core` and `alloc`, and crates, that a region may not name in a
+/// path or a `use`, each with what it gives access to.
 pub const DENIED_MODULES: &[(&str, &str)] = &[
     ("process", "process control"),
     ("fs", "files"),
@@ -93,8 +95,8 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Checks one region body (the lines strictly between its markers). `Ok(())` when it is pure;
-/// otherwise the first finding, or why it does not parse.
+/// Checks one region body (the lines strictly between its markers). `Ok(())` when it
+/// is pure; otherwise the first finding, or why it does not parse.
 pub fn check_region(body: &[String]) -> Result<(), Finding> {
     let findings = findings(body);
     match findings.into_iter().next() {
@@ -152,8 +154,8 @@ impl Auditor {
         });
     }
 
-    /// A path of two or more segments (or any path in a `use`) may not pass through a denied
-    /// module; a one-segment path is a local name.
+    /// A path of two or more segments (or any path in a `use`) may not pass through
+    /// a denied module; a one-segment path is a local name.
     fn check_segments<'a>(
         &mut self,
         segments: impl Iterator<Item = &'a proc_macro2::Ident>,
@@ -194,8 +196,9 @@ impl Auditor {
         self.check_tokens(mac.tokens.clone());
     }
 
-    /// A macro's arguments are tokens, not syntax: check every identifier path in them (a
-    /// run `a::b::c`), every nested macro call (`name!`), and the keywords the rules refuse.
+    /// A macro's arguments are tokens, not syntax: check every identifier path in
+    /// them (a run `a::b::c`), every nested macro call (`name!`), and the keywords
+    /// the rules refuse.
     fn check_tokens(&mut self, tokens: TokenStream) {
         let tts: Vec<TokenTree> = tokens.into_iter().collect();
         let mut k = 0;
@@ -223,7 +226,8 @@ impl Auditor {
                         self.report(id.span(), format!("`{n}`"));
                     }
                     self.check_segments(path.iter(), false);
-                    // A nested macro call: the last identifier followed by `!` (not `!=`).
+                    // A nested macro call: the last identifier followed by `!` (not
+                    // `!=`).
                     if let (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(_))) =
                         (tts.get(j), tts.get(j + 1))
                         && bang.as_char() == '!'
@@ -295,7 +299,8 @@ impl<'ast> Visit<'ast> for Auditor {
 
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
         self.check_macro(m);
-        // Not `visit::visit_macro`: its path was checked above, and its tokens token by token.
+        // Not `visit::visit_macro`: its path was checked above, and its tokens token
+        // by token.
     }
 
     fn visit_expr_unsafe(&mut self, e: &'ast syn::ExprUnsafe) {

@@ -66,7 +66,7 @@ pub fn find_leaks(root: &Path) -> Result<Vec<Leak>> {
             let lines: Vec<&str> = text.lines().collect();
             for r in parse_regions(&text, rel)? {
                 if r.id != SOLUTION_ONLY {
-                    let body = fold(&lines[r.begin + 1..r.end].join("\n"));
+                    let body = fold(&lines[r.body..r.end].join("\n"));
                     if body.len() >= MIN_BODY_CHARS {
                         bodies.push((r.id, body));
                     }

@@ -37,7 +37,7 @@ pub mod verdict;
 pub use config::{CONFIG, ClassroomConfig, Exercise, is_instructor_test, read_config};
 pub use edition::{EditionReport, STUDENT_MARKER, is_student_edition, student_edition, tree_files};
 pub use regions::{
-    BEGIN, END, Region, SOLUTION_ONLY, parse_regions, region_bodies, splice, strip_one,
-    strip_solutions,
+    BEGIN, END, Region, SOLUTION_ONLY, hint_continuation, parse_regions, region_bodies, splice,
+    strip_one, strip_solutions,
 };
 pub use runner::{first_panic, parse_test_output};

@@ -1,4 +1,12 @@
 //! Solution regions: the lines between `// BEGIN SOLUTION ex N.M: hint` and `// END SOLUTION`.
+//!
+//! A hint too long for one line (listings are at most 85 characters wide) goes on in the comment
+//! lines right after the marker that start `//` and two or more spaces:
+//!
+//! ```text
+//! // BEGIN SOLUTION ex 2.2: walk back one step at a time,
+//! //   keeping the gradient at every state
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -16,10 +24,13 @@ pub const SOLUTION_ONLY: &str = "solution-only";
 pub struct Region {
     /// `4.1`, or [`SOLUTION_ONLY`].
     pub id: String,
-    /// The hint after the colon.
+    /// The hint after the colon, with its continuation lines joined by spaces.
     pub hint: String,
     /// 0-based line of the `BEGIN` marker.
     pub begin: usize,
+    /// 0-based line of the first line of the body: after the marker and the hint's
+    /// continuation lines.
+    pub body: usize,
     /// 0-based line of the `END` marker.
     pub end: usize,
     /// The marker's indentation.
@@ -44,9 +55,23 @@ pub fn parse_regions(text: &str, what: &str) -> Result<Vec<Region>> {
                 id,
                 hint,
                 begin: n,
+                body: n + 1,
                 end: n,
                 indent: line[..line.len() - trimmed.len()].to_string(),
             });
+        } else if let Some(more) = open
+            .as_ref()
+            .filter(|r| r.body == n)
+            .and_then(|_| hint_continuation(trimmed))
+        {
+            let r = open.as_mut().expect("open");
+            ensure!(
+                !more.contains(['{', '}', '"', '\\']),
+                "{what}:{}: the hint may not contain braces, quotes or backslashes",
+                n + 1
+            );
+            r.hint = format!("{} {more}", r.hint);
+            r.body = n + 1;
         } else if trimmed.starts_with(END) {
             let Some(mut r) = open.take() else {
                 bail!("{what}:{}: `{END}` without a region open", n + 1);
@@ -59,6 +84,13 @@ pub fn parse_regions(text: &str, what: &str) -> Result<Vec<Region>> {
         bail!("{what}:{}: region ex {} is never closed", r.begin + 1, r.id);
     }
     Ok(out)
+}
+
+/// `//   more` (a comment with two or more spaces after the slashes) → `more`.
+pub fn hint_continuation(trimmed: &str) -> Option<&str> {
+    let rest = trimmed.strip_prefix("//  ")?;
+    let more = rest.trim();
+    (!more.is_empty() && !rest.starts_with('/')).then_some(more)
 }
 
 /// ` ex 4.1: hint` → `("4.1", "hint")`; ` solution-only: why` → `("solution-only", "why")`.
@@ -96,7 +128,7 @@ pub fn strip_solutions(text: &str, what: &str) -> Result<String> {
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     let mut next = 0;
     for r in &regions {
-        out.extend(lines[next..=r.begin].iter().map(|l| l.to_string()));
+        out.extend(lines[next..r.body].iter().map(|l| l.to_string()));
         let label = if r.id == SOLUTION_ONLY {
             format!("{}: {}", SOLUTION_ONLY, r.hint)
         } else {
@@ -131,10 +163,7 @@ pub fn region_bodies(text: &str, what: &str) -> Result<BTreeMap<String, Vec<Stri
     let mut out = BTreeMap::new();
     for r in parse_regions(text, what)? {
         if r.id != SOLUTION_ONLY {
-            let body = lines[r.begin + 1..r.end]
-                .iter()
-                .map(|l| l.to_string())
-                .collect();
+            let body = lines[r.body..r.end].iter().map(|l| l.to_string()).collect();
             ensure!(
                 out.insert(r.id.clone(), body).is_none(),
                 "{what}: two regions for ex {}",
@@ -158,9 +187,9 @@ pub fn splice(
     let mut missing = Vec::new();
     let mut next = 0;
     for r in &regions {
-        out.extend(lines[next..=r.begin].iter().map(|l| l.to_string()));
+        out.extend(lines[next..r.body].iter().map(|l| l.to_string()));
         if r.id == SOLUTION_ONLY {
-            out.extend(lines[r.begin + 1..r.end].iter().map(|l| l.to_string()));
+            out.extend(lines[r.body..r.end].iter().map(|l| l.to_string()));
         } else if let Some(body) = student.get(&r.id) {
             out.extend(body.iter().cloned());
         } else {
@@ -194,6 +223,32 @@ mod tests {
             "fn a() -> u32 {\n    // BEGIN SOLUTION ex 1.2: add one\n    todo!(\"ex 1.2: add one\")\n    // END SOLUTION\n}\n"
         );
         assert!(!s.contains("x + 1"));
+    }
+
+    #[test]
+    fn a_long_hint_goes_on_in_indented_comment_lines_that_stay_above_the_body() {
+        let text = "fn a() -> u32 {\n    // BEGIN SOLUTION ex 1.2: add one\n    //   to one\n    \
+                    //   again\n    // a comment of the solution\n    1 + 1\n    // END SOLUTION\n}\n";
+        let r = &parse_regions(text, "a.rs").unwrap()[0];
+        assert_eq!(r.hint, "add one to one again");
+        assert_eq!((r.begin, r.body, r.end), (1, 4, 6));
+        let s = strip_solutions(text, "a.rs").unwrap();
+        assert!(s.contains("//   again\n    todo!(\"ex 1.2: add one to one again\")\n"));
+        assert!(!s.contains("a comment of the solution"));
+        let bodies = region_bodies(text, "a.rs").unwrap();
+        assert_eq!(
+            bodies["1.2"],
+            ["    // a comment of the solution", "    1 + 1"]
+        );
+        // Only right after the marker: a later indented comment is the body's.
+        let later = text
+            .replace("    //   to one\n    //   again\n", "")
+            .replace("solution\n", "solution\n    //   indented\n");
+        let r = &parse_regions(&later, "a.rs").unwrap()[0];
+        assert_eq!((r.hint.as_str(), r.body), ("add one", 2));
+        let quoted = text.replace("again", "\"again\"");
+        let err = format!("{:#}", parse_regions(&quoted, "a.rs").unwrap_err());
+        assert!(err.contains("a.rs:4") && err.contains("quotes"), "{err}");
     }
 
     #[test]

@@ -816,19 +816,39 @@ fn results_table() -> Result<String> {
             "\n{} (seed {}):\n\n{fence}text\n{}\n{fence}\n",
             cell.name(),
             first.spec.id.rsplit("-s").next().unwrap_or("?"),
-            sample.trim_end()
+            wrap_sample(sample.trim_end(), crate::book::listings::LISTING_COLUMNS)
         ));
     }
     s.push_str(
-        "\nSamples at temperature 0.8, each starting from the held-out text's first character:\n",
+        "\nSamples at temperature 0.8, each starting from the held-out text's first character \
+         (a line longer than the page is broken where it reaches the edge):\n",
     );
     s.push_str(&samples);
     Ok(s)
 }
 
+/// `text` with every line longer than `width` characters broken into pieces of `width`.
+fn wrap_sample(text: &str, width: usize) -> String {
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let chars: Vec<char> = line.chars().collect();
+        if chars.is_empty() {
+            out.push(String::new());
+        }
+        out.extend(chars.chunks(width).map(|c| c.iter().collect::<String>()));
+    }
+    out.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_are_broken_at_the_page_width_and_keep_their_own_lines() {
+        assert_eq!(wrap_sample("abcdefg\n\nxy", 3), "abc\ndef\ng\n\nxy");
+        assert_eq!(wrap_sample("aé⊙b", 2), "aé\n⊙b");
+    }
 
     #[test]
     fn the_committed_study_has_every_run_and_every_figure_draws() {

@@ -1,22 +1,27 @@
-//! How accurate are central differences on a loss like the ones later chapters check?
-//! This survey backs the values of `GRAD_CHECK_EPS`, `GRAD_CHECK_RTOL` and `REL_ERROR_FLOOR`.
+//! How accurate are central differences on a loss like the ones later chapters
+//! check? This survey backs the values of `GRAD_CHECK_EPS`, `GRAD_CHECK_RTOL` and
+//! `REL_ERROR_FLOOR`.
 //!
 //! Run with `cargo run -p ch00-foundations --example tolerance_survey`.
 //!
-//! The loss is a vanilla tanh recurrence, `h_t = tanh(x_t W_ih^T + h_{t-1} W_hh^T + b)` with
-//! outputs `y_t = h_t`, read out as `L = Σ y ⊙ g` with a fixed random `g: [T, B, H]` (the
-//! loss of the book's PyTorch fixtures). No backward pass is needed: the reference gradient is
-//! a Richardson extrapolation of central differences with steps `h, 2h, 4h` (`h = 5e-4`).
-//! Its truncation error is `O(h⁶)` and its round-off is hundreds of times smaller than at
-//! `GRAD_CHECK_EPS`; other values of `h` (from `2e-4` to `1e-3`) hardly change the table.
+//! The loss is a vanilla tanh recurrence,
+//! `h_t = tanh(x_t W_ih^T + h_{t-1} W_hh^T + b)` with outputs `y_t = h_t`, read out
+//! as `L = Σ y ⊙ g` with a fixed random `g: [T, B, H]` (the loss of the book's
+//! PyTorch fixtures). No backward pass is needed: the reference gradient is a
+//! Richardson extrapolation of central differences with steps `h, 2h, 4h`
+//! (`h = 5e-4`). Its truncation error is `O(h⁶)` and its round-off is hundreds of
+//! times smaller than at `GRAD_CHECK_EPS`; other values of `h` (from `2e-4` to
+//! `1e-3`) hardly change the table.
 //!
-//! For every tensor the survey prints the largest relative error ([`rel_error`]) of central
-//! differences with step `GRAD_CHECK_EPS` and with `1e-5`, and what the first would be with a
-//! floor of `1e-4` instead of `REL_ERROR_FLOOR`.
+//! For every tensor the survey prints the largest relative error ([`rel_error`]) of
+//! central differences with step `GRAD_CHECK_EPS` and with `1e-5`, and what the
+//! first would be with a floor of `1e-4` instead of `REL_ERROR_FLOOR`.
 
 use ch00_foundations::gradcheck::{Difference, numeric_gradient, rel_error};
 use ch00_foundations::rng::{seeded_rng, uniform_array};
-use ch00_foundations::tolerance::{GRAD_CHECK_EPS, GRAD_CHECK_RTOL, REL_ERROR_FLOOR};
+use ch00_foundations::tolerance::{
+    GRAD_CHECK_EPS, GRAD_CHECK_RTOL, REL_ERROR_FLOOR,
+};
 use ndarray::{Array, Array1, Array2, Array3, Dimension, s};
 
 /// Smallest step of the Richardson extrapolation.
@@ -25,8 +30,8 @@ const REFERENCE_STEP: f64 = 5e-4;
 /// A smaller floor, to show why `REL_ERROR_FLOOR` is not smaller.
 const SMALLER_FLOOR: f64 = 1e-4;
 
-/// The recurrence's tensors. Shapes: `weight_ih [H, I]`, `weight_hh [H, H]`, `bias [H]`,
-/// `x [T, B, I]`, `h0 [B, H]`, `g [T, B, H]`.
+/// The recurrence's tensors. Shapes: `weight_ih [H, I]`, `weight_hh [H, H]`,
+/// `bias [H]`, `x [T, B, I]`, `h0 [B, H]`, `g [T, B, H]`.
 #[derive(Clone)]
 struct Problem {
     weight_ih: Array2<f64>,
@@ -38,8 +43,8 @@ struct Problem {
 }
 
 impl Problem {
-    /// `B = 2`, `I = 3`, `H = 4`; weights and bias from `U(-scale, scale)`, the rest from
-    /// `U(-1, 1)`.
+    /// `B = 2`, `I = 3`, `H = 4`; weights and bias from `U(-scale, scale)`, the rest
+    /// from `U(-1, 1)`.
     fn new(seq_len: usize, scale: f64) -> Self {
         let (batch, input, hidden) = (2, 3, 4);
         let mut rng = seeded_rng(5);
@@ -58,7 +63,9 @@ impl Problem {
         let mut y = Array3::zeros(self.g.raw_dim());
         let mut h = self.h0.clone();
         for (t, x_t) in self.x.outer_iter().enumerate() {
-            let a = x_t.dot(&self.weight_ih.t()) + h.dot(&self.weight_hh.t()) + &self.bias;
+            let a = x_t.dot(&self.weight_ih.t())
+                + h.dot(&self.weight_hh.t())
+                + &self.bias;
             h = a.mapv(f64::tanh);
             y.slice_mut(s![t, .., ..]).assign(&h);
         }
@@ -84,7 +91,8 @@ fn survey<D: Dimension>(
     mut loss: impl FnMut(&Array<f64, D>) -> f64,
 ) -> f64 {
     let h = REFERENCE_STEP;
-    let mut central = |eps| numeric_gradient(param, eps, Difference::Central, &mut loss);
+    let mut central =
+        |eps| numeric_gradient(param, eps, Difference::Central, &mut loss);
     let (d_h, d_2h, d_4h) = (central(h), central(2.0 * h), central(4.0 * h));
     // D(h) = L' + c2 h² + c4 h⁴ + ...: cancel the h² terms, then the h⁴ terms
     let r_h = (4.0 * &d_h - &d_2h) / 3.0;

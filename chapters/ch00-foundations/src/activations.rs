@@ -1,35 +1,37 @@
 //! The two squashing functions of recurrent cells, and their derivatives.
 //!
-//! `sigmoid` maps to `(0, 1)` and drives the gates; `tanh` maps to `(-1, 1)` and produces
-//! candidate states. The derivatives take the function's **output**, not its input:
+//! `sigmoid` maps to `(0, 1)` and drives the gates; `tanh` maps to `(-1, 1)` and
+//! produces candidate states. The derivatives take the function's **output**, not
+//! its input:
 //!
 //! - `sigmoid'(x) = s (1 - s)` where `s = sigmoid(x)`,
 //! - `tanh'(x) = 1 - t^2` where `t = tanh(x)`.
 //!
-//! The backward pass of a cell keeps the forward outputs in its cache anyway (the gate
-//! values are needed for the products of the chain rule), so writing the derivative in terms
-//! of the output costs one multiply and no extra `exp`. It also means the cache need not hold
-//! the pre-activations. Passing the input by mistake (`1 - x^2`) is a classic bug that the
-//! gradient checker of [`crate::gradcheck`] catches; the tests below show it.
+//! The backward pass of a cell keeps the forward outputs in its cache anyway (the
+//! gate values are needed for the products of the chain rule), so writing the
+//! derivative in terms of the output costs one multiply and no extra `exp`. It also
+//! means the cache need not hold the pre-activations. Passing the input by mistake
+//! (`1 - x^2`) is a classic bug that the gradient checker of [`crate::gradcheck`]
+//! catches; the tests below show it.
 //!
-//! Scalar functions work on `f64`; the `_array` versions apply them element-wise to an
-//! `ndarray` array of any dimension and return a new array of the same shape.
+//! Scalar functions work on `f64`; the `_array` versions apply them element-wise to
+//! an `ndarray` array of any dimension and return a new array of the same shape.
 
 use ndarray::{Array, ArrayBase, Data, Dimension};
 
 // ANCHOR: sigmoid
 /// Logistic sigmoid `1 / (1 + e^(-x))`, computed without overflow for any `x`.
 ///
-/// Shapes: scalar in, scalar out, in `(0, 1)` for finite `x` (it rounds to exactly `0.0`
-/// or `1.0` once `|x|` is large enough).
+/// Shapes: scalar in, scalar out, in `(0, 1)` for finite `x` (it rounds to exactly
+/// `0.0` or `1.0` once `|x|` is large enough).
 ///
-/// Only `e^(-|x|)` is ever evaluated, which lies in `[0, 1]` (it underflows to 0 beyond
-/// `|x| ≈ 745`): for `x >= 0` we use `1 / (1 + e^(-x))`, for `x < 0` the equal form
-/// `e^x / (1 + e^x)`. Neither branch exponentiates a large positive number, so
-/// `sigmoid(±1000.0)` is exactly `1.0` / `0.0`.
-/// (The form `e^x / (1 + e^x)` alone gives `inf / inf = NaN` at `x = 1000`; the form
-/// `1 / (1 + e^(-x))` alone overflows to `1 / inf` at `x = -1000`, which IEEE arithmetic
-/// happens to round to the right answer `0`.)
+/// Only `e^(-|x|)` is ever evaluated, which lies in `[0, 1]` (it underflows to 0
+/// beyond `|x| ≈ 745`): for `x >= 0` we use `1 / (1 + e^(-x))`, for `x < 0` the
+/// equal form `e^x / (1 + e^x)`. Neither branch exponentiates a large positive
+/// number, so `sigmoid(±1000.0)` is exactly `1.0` / `0.0`. (The form
+/// `e^x / (1 + e^x)` alone gives `inf / inf = NaN` at `x = 1000`; the form
+/// `1 / (1 + e^(-x))` alone overflows to `1 / inf` at `x = -1000`, which IEEE
+/// arithmetic happens to round to the right answer `0`.)
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
@@ -52,9 +54,9 @@ pub fn dsigmoid_from_output(s: f64) -> f64 {
 // ANCHOR_END: dsigmoid
 
 // ANCHOR: tanh
-/// Hyperbolic tangent. `f64::tanh` is accurate and saturates to exactly `±1.0` for large
-/// `|x|`, unlike the textbook quotient `(e^x - e^(-x)) / (e^x + e^(-x))`, which is `inf / inf
-/// = NaN` at `x = 1000`.
+/// Hyperbolic tangent. `f64::tanh` is accurate and saturates to exactly `±1.0` for
+/// large `|x|`, unlike the textbook quotient `(e^x - e^(-x)) / (e^x + e^(-x))`,
+/// which is `inf / inf = NaN` at `x = 1000`.
 ///
 /// Shapes: scalar in, scalar out, in `[-1, 1]`.
 pub fn tanh(x: f64) -> f64 {
@@ -125,12 +127,14 @@ mod tests {
     use approx::assert_abs_diff_eq;
     use ndarray::{Array1, array};
 
-    /// Points spread over the interesting part of both functions, avoiding exact symmetry.
+    /// Points spread over the interesting part of both functions, avoiding exact
+    /// symmetry.
     fn sample_points() -> Array1<f64> {
         array![-4.0, -1.7, -0.6, -0.05, 0.0, 0.3, 0.9, 2.2, 5.0]
     }
 
-    /// Distinct weights, so that `L = Σ c_k f(x_k)` has a gradient that differs per entry.
+    /// Distinct weights, so that `L = Σ c_k f(x_k)` has a gradient that differs per
+    /// entry.
     fn weights(n: usize) -> Array1<f64> {
         Array1::from_shape_fn(n, |k| 0.5 + 0.25 * k as f64)
     }
@@ -170,7 +174,8 @@ mod tests {
         // the one-branch form e^x / (1 + e^x) is what breaks
         let e = 1000.0_f64.exp();
         assert!((e / (1.0 + e)).is_nan());
-        // far in the left tail the result is tiny but still accurate: sigmoid(-30) ≈ e^-30
+        // far in the left tail the result is tiny but still accurate: sigmoid(-30) ≈
+        // e^-30
         let rel = (sigmoid(-30.0) - (-30.0_f64).exp()).abs() / (-30.0_f64).exp();
         assert!(rel < 1e-12, "relative error {rel}");
     }
@@ -189,7 +194,11 @@ mod tests {
         assert_eq!(dtanh_from_output(-1.0), 0.0);
         // tanh(ln 2) = 3/5, so tanh'(ln 2) = 1 - 9/25 = 16/25
         assert_abs_diff_eq!(tanh(2.0_f64.ln()), 0.6, epsilon = 1e-15);
-        assert_abs_diff_eq!(dtanh_from_output(tanh(2.0_f64.ln())), 0.64, epsilon = 1e-15);
+        assert_abs_diff_eq!(
+            dtanh_from_output(tanh(2.0_f64.ln())),
+            0.64,
+            epsilon = 1e-15
+        );
         // in terms of the output: t = 0.5 gives 0.75
         assert_eq!(dtanh_from_output(0.5), 0.75);
     }
@@ -253,7 +262,8 @@ mod tests {
 
     #[test]
     fn derivative_from_input_instead_of_output_is_caught() {
-        // The classic slip: 1 - x^2 with the *input* x instead of the output tanh(x).
+        // The classic slip: 1 - x^2 with the *input* x instead of the output
+        // tanh(x).
         let x = sample_points();
         let c = weights(x.len());
         let wrong = &c * &x.mapv(dtanh_from_output);

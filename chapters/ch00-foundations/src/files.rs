@@ -1,16 +1,18 @@
 //! Writing files so that a reader never sees half of one.
 //!
-//! Every file the book's code writes (figures, logs, checkpoints, experiment data, grades) goes
-//! through [`write_atomic`]: a crash, a kill or an error in the middle leaves the old file whole.
+//! Every file the book's code writes (figures, logs, checkpoints, experiment data,
+//! grades) goes through [`write_atomic`]: a crash, a kill or an error in the middle
+//! leaves the old file whole.
 
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `contents` to `path` atomically: into a temporary file in the same folder, flushed to
-/// disk, then renamed over `path`.
+/// Writes `contents` to `path` atomically: into a temporary file in the same folder,
+/// flushed to disk, then renamed over `path`.
 ///
-/// If anything fails, `path` keeps its old contents (or stays absent) and the temporary file is
-/// removed. The result is an ordinary file (mode 0644 on Unix), not a private temporary one.
+/// If anything fails, `path` keeps its old contents (or stays absent) and the
+/// temporary file is removed. The result is an ordinary file (mode 0644 on Unix),
+/// not a private temporary one.
 ///
 /// # Errors
 /// Any I/O error; the message names the folder or the file.
@@ -20,7 +22,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     let named = |what: String| {
-        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{what}: {e}"))
+        move |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("{what}: {e}"))
+        }
     };
     std::fs::create_dir_all(dir)
         .map_err(named(format!("cannot create folder {}", dir.display())))?;
@@ -65,7 +69,8 @@ mod tests {
         write_atomic(&path, b"first version, longer").unwrap();
         write_atomic(&path, b"second").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1, "a temporary file was left behind");
     }
 

@@ -1,7 +1,8 @@
 //! Reading PyTorch reference fixtures (`rnnbook-fixture-v1`, DESIGN §4).
 //!
-//! Every problem in a file (not JSON, a missing field, a ragged or wrongly sized array, a value
-//! that is not a number) is a [`FixtureError`] naming the file and the field; nothing panics.
+//! Every problem in a file (not JSON, a missing field, a ragged or wrongly sized
+//! array, a value that is not a number) is a [`FixtureError`] naming the file and
+//! the field; nothing panics.
 
 use std::path::{Path, PathBuf};
 
@@ -57,7 +58,8 @@ impl Cell {
 pub struct FixtureError {
     /// The file.
     pub file: PathBuf,
-    /// The field, as a path such as `params.weight_ih` or `inputs.x[2][0]`; `(file)` for the file.
+    /// The field, as a path such as `params.weight_ih` or `inputs.x[2][0]`; `(file)`
+    /// for the file.
     pub field: String,
     /// What is wrong.
     pub message: String,
@@ -128,10 +130,10 @@ pub fn load(path: &Path) -> Result<Fixture, FixtureError> {
         field: field.to_string(),
         message,
     };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| err("(file)", format!("cannot read: {e}")))?;
-    let root: Value =
-        serde_json::from_str(&text).map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err("(file)", format!("cannot read: {e}")))?;
+    let root: Value = serde_json::from_str(&text)
+        .map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
     let r = Reader { path, root: &root };
 
     let format = r.string("format")?;
@@ -261,10 +263,15 @@ impl Reader<'_> {
     }
 
     /// A nested list of numbers of exactly `shape`.
-    fn array(&self, field: &str, shape: &[usize]) -> Result<ArrayD<f64>, FixtureError> {
+    fn array(
+        &self,
+        field: &str,
+        shape: &[usize],
+    ) -> Result<ArrayD<f64>, FixtureError> {
         let mut data = Vec::with_capacity(shape.iter().product());
         self.flatten(self.required(field)?, field.to_string(), shape, &mut data)?;
-        Ok(ArrayD::from_shape_vec(IxDyn(shape), data).expect("flatten checked every length"))
+        Ok(ArrayD::from_shape_vec(IxDyn(shape), data)
+            .expect("flatten checked every length"))
     }
 
     fn flatten(
@@ -276,9 +283,9 @@ impl Reader<'_> {
     ) -> Result<(), FixtureError> {
         match shape.split_first() {
             None => {
-                let x = v
-                    .as_f64()
-                    .ok_or_else(|| self.error(&at, format!("expected a number, found {v}")))?;
+                let x = v.as_f64().ok_or_else(|| {
+                    self.error(&at, format!("expected a number, found {v}"))
+                })?;
                 if !x.is_finite() {
                     return Err(self.error(&at, "not a finite number"));
                 }
@@ -287,12 +294,16 @@ impl Reader<'_> {
             }
             Some((&len, rest)) => {
                 let list = v.as_array().ok_or_else(|| {
-                    self.error(&at, format!("expected a list of {len}, found {}", kind(v)))
+                    self.error(
+                        &at,
+                        format!("expected a list of {len}, found {}", kind(v)),
+                    )
                 })?;
                 if list.len() != len {
-                    return Err(
-                        self.error(&at, format!("expected {len} entries, found {}", list.len()))
-                    );
+                    return Err(self.error(
+                        &at,
+                        format!("expected {len} entries, found {}", list.len()),
+                    ));
                 }
                 for (k, item) in list.iter().enumerate() {
                     self.flatten(item, format!("{at}[{k}]"), rest, out)?;
@@ -306,7 +317,11 @@ impl Reader<'_> {
         Ok(self.array(field, &[n])?.into_dimensionality().expect("1-D"))
     }
 
-    fn array2(&self, field: &str, (a, b): (usize, usize)) -> Result<Array2<f64>, FixtureError> {
+    fn array2(
+        &self,
+        field: &str,
+        (a, b): (usize, usize),
+    ) -> Result<Array2<f64>, FixtureError> {
         Ok(self
             .array(field, &[a, b])?
             .into_dimensionality()

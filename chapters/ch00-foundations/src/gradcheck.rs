@@ -1,25 +1,29 @@
 //! Finite-difference gradient checking for arrays of any shape.
 //!
-//! A backward pass is a long hand-derived formula, and a wrong one still returns numbers of
-//! the right shape. The checker compares it, entry by entry, with a numerical derivative of
-//! the loss:
+//! A backward pass is a long hand-derived formula, and a wrong one still returns
+//! numbers of the right shape. The checker compares it, entry by entry, with a
+//! numerical derivative of the loss:
 //!
 //! - forward difference: `(L(θ + ε e_k) - L(θ)) / ε`, error `ε L''/2 + O(ε²)`;
-//! - central difference: `(L(θ + ε e_k) - L(θ - ε e_k)) / (2ε)`, error `ε² L'''/6 + O(ε⁴)`.
+//! - central difference: `(L(θ + ε e_k) - L(θ - ε e_k)) / (2ε)`, error
+//!   `ε² L'''/6 + O(ε⁴)`.
 //!
-//! Both also suffer round-off: each loss is exact only to about `ε_mach |L|`, and dividing
-//! by `ε` magnifies that to about `ε_mach |L| / ε`. The total error is therefore V-shaped in
-//! `ε`, smallest near `√ε_mach ≈ 1.5e-8` (forward) and `∛ε_mach ≈ 6e-6` (central);
-//! [`gradcheck_error_vs_eps`] measures that V for the chapter's figure.
+//! Both also suffer round-off: each loss is exact only to about `ε_mach |L|`, and
+//! dividing by `ε` magnifies that to about `ε_mach |L| / ε`. The total error is
+//! therefore V-shaped in `ε`, smallest near `√ε_mach ≈ 1.5e-8` (forward) and
+//! `∛ε_mach ≈ 6e-6` (central); [`gradcheck_error_vs_eps`] measures that V for the
+//! chapter's figure.
 //!
-//! Later chapters call [`check_gradient`] (or [`assert_gradient`]) on every parameter, on the
-//! input `x` and on the initial state `h0`, with a closure that rebuilds the loss from a
-//! perturbed copy of that one tensor.
+//! Later chapters call [`check_gradient`] (or [`assert_gradient`]) on every
+//! parameter, on the input `x` and on the initial state `h0`, with a closure that
+//! rebuilds the loss from a perturbed copy of that one tensor.
 
 use crate::rng::{seeded_rng, uniform_array};
 use crate::tensors::Tensors;
 use crate::tolerance::{GRAD_CHECK_EPS, GRAD_CHECK_RTOL, REL_ERROR_FLOOR};
-use ndarray::{Array, Array1, Array2, ArrayBase, Data, Dimension, IntoDimension, Zip};
+use ndarray::{
+    Array, Array1, Array2, ArrayBase, Data, Dimension, IntoDimension, Zip,
+};
 use std::fmt;
 
 /// Which finite difference to take.
@@ -35,15 +39,21 @@ pub enum Difference {
 /// Central difference of `loss` with respect to the single entry `theta[index]`:
 /// `(L(θ + ε e_k) - L(θ - ε e_k)) / (2ε)`.
 ///
-/// Shapes: `theta` has any shape `D` and `index` is a valid index into it. `theta` is
-/// modified during the call and restored **exactly** (the original value is written back,
-/// rather than `ε` subtracted, which could leave a rounding residue).
-pub fn central_difference<D, F>(theta: &mut Array<f64, D>, index: &D, eps: f64, loss: &mut F) -> f64
+/// Shapes: `theta` has any shape `D` and `index` is a valid index into it. `theta`
+/// is modified during the call and restored **exactly** (the original value is
+/// written back, rather than `ε` subtracted, which could leave a rounding residue).
+pub fn central_difference<D, F>(
+    theta: &mut Array<f64, D>,
+    index: &D,
+    eps: f64,
+    loss: &mut F,
+) -> f64
 where
     D: Dimension,
     F: FnMut(&Array<f64, D>) -> f64,
 {
-    // BEGIN SOLUTION ex 0.3: move theta at index by plus and minus eps, restore it, and divide by 2 eps
+    // BEGIN SOLUTION ex 0.3: move theta at index by plus and minus eps, restore it,
+    //   and divide by 2 eps
     let original = theta[index.clone()];
     theta[index.clone()] = original + eps;
     let loss_plus = loss(theta);
@@ -56,11 +66,17 @@ where
 // ANCHOR_END: central_difference
 
 // ANCHOR: forward_difference
-/// Forward difference of `loss` with respect to `theta[index]`: `(L(θ + ε e_k) - L(θ)) / ε`.
+/// Forward difference of `loss` with respect to `theta[index]`:
+/// `(L(θ + ε e_k) - L(θ)) / ε`.
 ///
-/// Shapes and restoring as in [`central_difference`]. Only used to show why the central
-/// difference is better.
-pub fn forward_difference<D, F>(theta: &mut Array<f64, D>, index: &D, eps: f64, loss: &mut F) -> f64
+/// Shapes and restoring as in [`central_difference`]. Only used to show why the
+/// central difference is better.
+pub fn forward_difference<D, F>(
+    theta: &mut Array<f64, D>,
+    index: &D,
+    eps: f64,
+    loss: &mut F,
+) -> f64
 where
     D: Dimension,
     F: FnMut(&Array<f64, D>) -> f64,
@@ -76,9 +92,9 @@ where
 
 /// Numerical gradient of `loss` at `param`, one entry at a time.
 ///
-/// Shapes: `param` has any shape `D`; the result has the same shape. `loss` is called twice
-/// per entry, with a copy of `param` in which that one entry is moved by `eps` (and, for
-/// [`Difference::Central`], by `-eps`).
+/// Shapes: `param` has any shape `D`; the result has the same shape. `loss` is
+/// called twice per entry, with a copy of `param` in which that one entry is moved
+/// by `eps` (and, for [`Difference::Central`], by `-eps`).
 pub fn numeric_gradient<S, D, F>(
     param: &ArrayBase<S, D>,
     eps: f64,
@@ -95,8 +111,12 @@ where
     for pattern in ndarray::indices(param.raw_dim()) {
         let index = pattern.into_dimension();
         grad[index.clone()] = match difference {
-            Difference::Central => central_difference(&mut theta, &index, eps, &mut loss),
-            Difference::Forward => forward_difference(&mut theta, &index, eps, &mut loss),
+            Difference::Central => {
+                central_difference(&mut theta, &index, eps, &mut loss)
+            }
+            Difference::Forward => {
+                forward_difference(&mut theta, &index, eps, &mut loss)
+            }
         };
     }
     grad
@@ -106,9 +126,10 @@ where
 /// Relative error between an analytic and a numeric derivative:
 /// `|a - n| / max(|a| + |n|, REL_ERROR_FLOOR)`.
 ///
-/// Shapes: scalars. The result is in `[0, 1]` (exactly `1` when the signs differ or one of
-/// them is `0`, provided `|a| + |n|` is at least the floor), and infinite if either is NaN. The floor keeps two tiny numbers, which are
-/// mostly round-off noise, from producing a large relative error; see [`REL_ERROR_FLOOR`].
+/// Shapes: scalars. The result is in `[0, 1]` (exactly `1` when the signs differ or
+/// one of them is `0`, provided `|a| + |n|` is at least the floor), and infinite if
+/// either is NaN. The floor keeps two tiny numbers, which are mostly round-off
+/// noise, from producing a large relative error; see [`REL_ERROR_FLOOR`].
 pub fn rel_error(analytic: f64, numeric: f64) -> f64 {
     let diff = (analytic - numeric).abs();
     if diff.is_nan() {
@@ -133,7 +154,8 @@ pub struct GradCheckReport {
     pub max_rel_error: f64,
     /// Largest `|analytic - numeric|` over all entries.
     pub max_abs_error: f64,
-    /// Index of the entry with the largest relative error (empty for an empty tensor).
+    /// Index of the entry with the largest relative error (empty for an empty
+    /// tensor).
     pub worst_index: Vec<usize>,
     /// Analytic derivative at `worst_index`.
     pub analytic_at_worst: f64,
@@ -171,7 +193,8 @@ impl GradCheckReport {
             numeric_at_worst: f64::NAN,
         };
         let mut worst = f64::NEG_INFINITY;
-        // `indexed_iter` and `iter` both walk the arrays in logical (row-major) order
+        // `indexed_iter` and `iter` both walk the arrays in logical (row-major)
+        // order
         for ((index, &a), &n) in analytic.indexed_iter().zip(numeric.iter()) {
             let abs = (a - n).abs();
             let abs = if abs.is_nan() { f64::INFINITY } else { abs };
@@ -196,7 +219,8 @@ impl GradCheckReport {
     /// Panics unless every entry's relative error is at most `rtol`.
     ///
     /// # Panics
-    /// With a message naming the tensor, the worst index, and both derivatives there.
+    /// With a message naming the tensor, the worst index, and both derivatives
+    /// there.
     #[track_caller]
     pub fn assert_within(&self, rtol: f64) {
         assert!(
@@ -220,7 +244,11 @@ impl fmt::Display for GradCheckReport {
         write!(
             f,
             "gradcheck `{}` {:?}: {} entries, max rel error {:.3e}, max abs error {:.3e}",
-            self.name, self.shape, self.entries_checked, self.max_rel_error, self.max_abs_error
+            self.name,
+            self.shape,
+            self.entries_checked,
+            self.max_rel_error,
+            self.max_abs_error
         )?;
         if !self.worst_index.is_empty() {
             write!(
@@ -236,9 +264,9 @@ impl fmt::Display for GradCheckReport {
 // ANCHOR: check_gradient
 /// Checks an analytic gradient against central differences of `loss`.
 ///
-/// Shapes: `param` and `analytic` have the same shape `D` (any dimension); `analytic` is
-/// `dL/dparam`. `loss` receives a copy of `param` with one entry perturbed and returns the
-/// scalar loss.
+/// Shapes: `param` and `analytic` have the same shape `D` (any dimension);
+/// `analytic` is `dL/dparam`. `loss` receives a copy of `param` with one entry
+/// perturbed and returns the scalar loss.
 ///
 /// # Panics
 /// If `param` and `analytic` have different shapes.
@@ -255,15 +283,16 @@ where
     assert_eq!(
         param.shape(),
         analytic.shape(),
-        "gradient check of `{name}`: the gradient's shape differs from the parameter's"
+        "gradient check of `{name}`: the gradient's shape differs from the \
+         parameter's"
     );
     let numeric = numeric_gradient(param, eps, Difference::Central, loss);
     GradCheckReport::from_gradients(name, eps, analytic, &numeric)
 }
 // ANCHOR_END: check_gradient
 
-/// [`check_gradient`] with the book's [`GRAD_CHECK_EPS`], asserting [`GRAD_CHECK_RTOL`].
-/// Returns the report (for printing) when the check passes.
+/// [`check_gradient`] with the book's [`GRAD_CHECK_EPS`], asserting
+/// [`GRAD_CHECK_RTOL`]. Returns the report (for printing) when the check passes.
 ///
 /// Shapes: as in [`check_gradient`].
 ///
@@ -284,13 +313,14 @@ where
     report
 }
 
-/// [`assert_gradient`] on every tensor of a parameter set: tensor `k` of `params` is moved in
-/// a copy of the whole set, and its numeric gradient is compared with tensor `k` of `grads`.
-/// Returns one report per tensor, in order.
+/// [`assert_gradient`] on every tensor of a parameter set: tensor `k` of `params` is
+/// moved in a copy of the whole set, and its numeric gradient is compared with
+/// tensor `k` of `grads`. Returns one report per tensor, in order.
 ///
-/// Shapes: `params` and `grads` list the same shapes in the same order, and each gradient is
-/// named `d` + its parameter's name (`weight_hh` ↔ `dweight_hh`), as the book's `Grads` structs
-/// are. `loss` computes the scalar loss from a whole parameter set.
+/// Shapes: `params` and `grads` list the same shapes in the same order, and each
+/// gradient is named `d` + its parameter's name (`weight_hh` ↔ `dweight_hh`), as the
+/// book's `Grads` structs are. `loss` computes the scalar loss from a whole
+/// parameter set.
 ///
 /// # Panics
 /// If a check fails, or the two lists do not line up by number, name or shape.
@@ -315,11 +345,12 @@ pub fn assert_every_gradient<P: Tensors + Clone>(
             format!("d{name}"),
             "tensor {k}: the gradient of `{name}` is listed as `{gname}`"
         );
-        let report = check_gradient(name, param, analytic, GRAD_CHECK_EPS, |theta| {
-            let mut moved = params.clone();
-            moved.tensors_mut()[k].1.assign(theta);
-            loss(&moved)
-        });
+        let report =
+            check_gradient(name, param, analytic, GRAD_CHECK_EPS, |theta| {
+                let mut moved = params.clone();
+                moved.tensors_mut()[k].1.assign(theta);
+                loss(&moved)
+            });
         report.assert_within(GRAD_CHECK_RTOL);
         reports.push(report);
     }
@@ -341,9 +372,9 @@ pub struct EpsPoint {
 pub const FIGURE_SEED: u64 = 0;
 
 // ANCHOR: figure_problem
-/// The figure's test problem: `L(W) = Σ_j g_j tanh((W x)_j)` with `W: [4, 3]`, `x: [3]`,
-/// `g: [4]`, all drawn from `U(-1, 1)` with [`FIGURE_SEED`]. Its exact gradient is
-/// `dW = outer(g ⊙ (1 - tanh²(W x)), x)`.
+/// The figure's test problem: `L(W) = Σ_j g_j tanh((W x)_j)` with `W: [4, 3]`,
+/// `x: [3]`, `g: [4]`, all drawn from `U(-1, 1)` with [`FIGURE_SEED`]. Its exact
+/// gradient is `dW = outer(g ⊙ (1 - tanh²(W x)), x)`.
 struct TanhLayer {
     w: Array2<f64>,
     x: Array1<f64>,
@@ -374,10 +405,11 @@ impl TanhLayer {
 // ANCHOR_END: figure_problem
 
 /// Largest relative error of forward and of central differences, for each step in
-/// `eps_values`, on the fixed test problem described in the source (a 4×3 tanh layer).
+/// `eps_values`, on the fixed test problem described in the source (a 4×3 tanh
+/// layer).
 ///
-/// Shapes: one [`EpsPoint`] per entry of `eps_values`, in the same order. A pure function:
-/// the same input always gives the same output.
+/// Shapes: one [`EpsPoint`] per entry of `eps_values`, in the same order. A pure
+/// function: the same input always gives the same output.
 pub fn gradcheck_error_vs_eps(eps_values: &[f64]) -> Vec<EpsPoint> {
     let problem = TanhLayer::new();
     let exact = problem.gradient();
@@ -390,9 +422,13 @@ pub fn gradcheck_error_vs_eps(eps_values: &[f64]) -> Vec<EpsPoint> {
         .iter()
         .map(|&eps| {
             let forward =
-                numeric_gradient(&problem.w, eps, Difference::Forward, |w| problem.loss(w));
+                numeric_gradient(&problem.w, eps, Difference::Forward, |w| {
+                    problem.loss(w)
+                });
             let central =
-                numeric_gradient(&problem.w, eps, Difference::Central, |w| problem.loss(w));
+                numeric_gradient(&problem.w, eps, Difference::Central, |w| {
+                    problem.loss(w)
+                });
             EpsPoint {
                 eps,
                 forward_rel_error: max_error(&forward),
@@ -402,9 +438,9 @@ pub fn gradcheck_error_vs_eps(eps_values: &[f64]) -> Vec<EpsPoint> {
         .collect()
 }
 
-/// Steps for the figure: `10^(-k/per_decade)` for `k` from `per_decade * first_decade` to
-/// `per_decade * last_decade`, e.g. `eps_grid(1, 12, 4)` gives 45 steps from `1e-1` down to
-/// `1e-12`, four per decade.
+/// Steps for the figure: `10^(-k/per_decade)` for `k` from
+/// `per_decade * first_decade` to `per_decade * last_decade`, e.g.
+/// `eps_grid(1, 12, 4)` gives 45 steps from `1e-1` down to `1e-12`, four per decade.
 ///
 /// Shapes: `per_decade * (last_decade - first_decade) + 1` values, decreasing.
 pub fn eps_grid(first_decade: u32, last_decade: u32, per_decade: u32) -> Vec<f64> {
@@ -471,9 +507,10 @@ mod tests {
     #[test]
     fn assert_gradient_uses_the_book_tolerances() {
         let (theta, c) = cube();
-        let report = assert_gradient("theta", &theta.view(), &cube_grad(&c, &theta), |t| {
-            cube_loss(&c, t)
-        });
+        let report =
+            assert_gradient("theta", &theta.view(), &cube_grad(&c, &theta), |t| {
+                cube_loss(&c, t)
+            });
         assert_eq!(report.eps, GRAD_CHECK_EPS);
     }
 
@@ -498,7 +535,12 @@ mod tests {
         let mut copy = theta.clone();
         let mut loss = |t: &Array3<f64>| cube_loss(&c, t);
         for pattern in ndarray::indices(theta.raw_dim()) {
-            let _ = central_difference(&mut copy, &pattern.into_dimension(), 1e-3, &mut loss);
+            let _ = central_difference(
+                &mut copy,
+                &pattern.into_dimension(),
+                1e-3,
+                &mut loss,
+            );
         }
         assert_eq!(copy, theta);
     }
@@ -518,7 +560,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "gradient check failed for `theta`: max relative error")]
+    #[should_panic(
+        expected = "gradient check failed for `theta`: max relative error"
+    )]
     fn assert_within_panics_on_a_sign_error() {
         let (theta, c) = cube();
         let wrong = -cube_grad(&c, &theta);
@@ -547,11 +591,13 @@ mod tests {
         let z = p.w.dot(&p.x);
         let delta = (&p.g * &z.mapv(|z| 1.0 - z * z)).insert_axis(ndarray::Axis(1));
         let wrong = delta.dot(&p.x.view().insert_axis(ndarray::Axis(0)));
-        let report = check_gradient("W", &p.w, &wrong, GRAD_CHECK_EPS, |w| p.loss(w));
+        let report =
+            check_gradient("W", &p.w, &wrong, GRAD_CHECK_EPS, |w| p.loss(w));
         assert!(!report.passes(GRAD_CHECK_RTOL), "{report}");
         assert!(report.max_rel_error > 1e-3, "{report}");
         // while the right formula passes
-        let right = check_gradient("W", &p.w, &p.gradient(), GRAD_CHECK_EPS, |w| p.loss(w));
+        let right =
+            check_gradient("W", &p.w, &p.gradient(), GRAD_CHECK_EPS, |w| p.loss(w));
         right.assert_within(GRAD_CHECK_RTOL);
     }
 
@@ -559,18 +605,22 @@ mod tests {
     fn report_display_mentions_name_and_worst_entry() {
         let a = array![[1.0, 2.0]];
         let n = array![[1.0, 2.5]];
-        let text = GradCheckReport::from_gradients("bias_hh", 1e-6, &a, &n).to_string();
+        let text =
+            GradCheckReport::from_gradients("bias_hh", 1e-6, &a, &n).to_string();
         assert!(text.contains("`bias_hh`"), "{text}");
         assert!(text.contains("worst at [0, 1]"), "{text}");
     }
 
     #[test]
     fn forward_and_central_differences_on_a_parabola() {
-        // L(θ) = θ², L'(1) = 2. Forward: 2 + ε exactly in real arithmetic; central: exactly 2.
+        // L(θ) = θ², L'(1) = 2. Forward: 2 + ε exactly in real arithmetic; central:
+        // exactly 2.
         let mut theta = array![1.0];
         let mut loss = |t: &Array1<f64>| t[0] * t[0];
-        let fwd = forward_difference(&mut theta, &ndarray::Dim([0]), 0.125, &mut loss);
-        let cen = central_difference(&mut theta, &ndarray::Dim([0]), 0.125, &mut loss);
+        let fwd =
+            forward_difference(&mut theta, &ndarray::Dim([0]), 0.125, &mut loss);
+        let cen =
+            central_difference(&mut theta, &ndarray::Dim([0]), 0.125, &mut loss);
         assert_eq!(fwd, 2.125);
         assert_eq!(cen, 2.0);
         assert_eq!(theta, array![1.0]);
@@ -612,20 +662,24 @@ mod tests {
         assert!(fwd[best_fwd] > 100.0 * cen[best_cen]);
 
         // Both errors grow at both ends of the range, by orders of magnitude.
-        for (name, err, best) in [("forward", &fwd, best_fwd), ("central", &cen, best_cen)] {
+        for (name, err, best) in
+            [("forward", &fwd, best_fwd), ("central", &cen, best_cen)]
+        {
             let (first, last) = (err[0], err[err.len() - 1]);
             assert!(first > 1e3 * err[best], "{name}: left end {first:e}");
             assert!(last > 1e3 * err[best], "{name}: right end {last:e}");
         }
 
-        // The central optimum sits at a larger step: near the cube root of machine epsilon
-        // (6e-6) rather than its square root (1.5e-8). Measured: 1e-5 and 1.8e-7.
+        // The central optimum sits at a larger step: near the cube root of machine
+        // epsilon (6e-6) rather than its square root (1.5e-8). Measured: 1e-5 and
+        // 1.8e-7.
         let (eps_fwd, eps_cen) = (points[best_fwd].eps, points[best_cen].eps);
         assert!(eps_cen > 10.0 * eps_fwd, "{eps_cen:e} vs {eps_fwd:e}");
         assert!((1e-7..=1e-3).contains(&eps_cen), "{eps_cen:e}");
         assert!((1e-10..=1e-6).contains(&eps_fwd), "{eps_fwd:e}");
 
-        // Right arm (truncation): slope 1 for forward, 2 for central, from 1e-1 to 1e-4.
+        // Right arm (truncation): slope 1 for forward, 2 for central, from 1e-1 to
+        // 1e-4.
         let (p1, p4) = (&points[0], &points[12]);
         assert_eq!((p1.eps, p4.eps.log10().round()), (0.1, -4.0));
         let s_fwd = slope(p1, p4, |p| p.forward_rel_error);

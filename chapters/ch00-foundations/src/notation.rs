@@ -12,11 +12,12 @@
 //! | `G` | number of gates stacked in one weight matrix (RNN 1, LSTM 4, GRU 3) |
 //!
 //! Sequences are **time-major**: an input batch is `x: [T, B, I]`, so `x[t]` is the
-//! contiguous `[B, I]` slab the cell consumes at step `t`. Hidden states are `[B, H]` and the
-//! stacked outputs are `y: [T, B, H]`. This is PyTorch's default (`batch_first=False`).
+//! contiguous `[B, I]` slab the cell consumes at step `t`. Hidden states are
+//! `[B, H]` and the stacked outputs are `y: [T, B, H]`. This is PyTorch's default
+//! (`batch_first=False`).
 //!
-//! Parameters use PyTorch's names and layout, so that weights and reference fixtures move
-//! across without transposes:
+//! Parameters use PyTorch's names and layout, so that weights and reference fixtures
+//! move across without transposes:
 //!
 //! | name | shape |
 //! |---|---|
@@ -26,14 +27,15 @@
 //! | `bias_hh` | `[G*H]` |
 //!
 //! The `G` gates are stacked along the rows, each gate taking `H` consecutive rows:
-//! LSTM in the order `i, f, g, o` and GRU in the order `r, z, n`. [`gate_rows`] gives the
-//! rows of one gate.
+//! LSTM in the order `i, f, g, o` and GRU in the order `r, z, n`. [`gate_rows`]
+//! gives the rows of one gate.
 
 use std::ops::Range;
 
 /// Number of stacked gates in a vanilla (Elman) RNN: just the candidate state.
 pub const RNN_GATES: usize = 1;
-/// Number of stacked gates in an LSTM: input `i`, forget `f`, cell candidate `g`, output `o`.
+/// Number of stacked gates in an LSTM: input `i`, forget `f`, cell candidate `g`,
+/// output `o`.
 pub const LSTM_GATES: usize = 4;
 /// Number of stacked gates in a GRU: reset `r`, update `z`, new state candidate `n`.
 pub const GRU_GATES: usize = 3;
@@ -62,8 +64,8 @@ pub const GRU_GATE_NAMES: [&str; GRU_GATES] = ["r", "z", "n"];
 /// Rows of gate number `gate` in a stacked parameter.
 ///
 /// Shapes: the result indexes axis 0 of `weight_ih [G*H, I]`, `weight_hh [G*H, H]`,
-/// `bias_ih [G*H]` and `bias_hh [G*H]`, and axis 1 of the pre-activations `[B, G*H]`.
-/// The range has length `hidden_size` (`H`).
+/// `bias_ih [G*H]` and `bias_hh [G*H]`, and axis 1 of the pre-activations
+/// `[B, G*H]`. The range has length `hidden_size` (`H`).
 ///
 /// ```
 /// use ch00_foundations::notation::{gate_rows, LSTM_F};

@@ -1,14 +1,16 @@
 //! Seeded random numbers and PyTorch's uniform initialisation.
 //!
-//! Every random draw in the book comes from a generator made by [`seeded_rng`] with a fixed
-//! seed, so that every test, figure and training run is the same on every machine.
+//! Every random draw in the book comes from a generator made by [`seeded_rng`] with
+//! a fixed seed, so that every test, figure and training run is the same on every
+//! machine.
 //!
 //! Why `ChaCha8Rng` and not `rand::rngs::StdRng`? `StdRng` is documented as *not
-//! portable*: a later `rand` release may swap its algorithm, and then every seeded test
-//! would change its numbers. `ChaCha8Rng` is a named algorithm (the ChaCha stream cipher
-//! with 8 rounds) whose output stream for a given seed is fixed, checked against reference
-//! vectors, and the same on every platform. Eight rounds are plenty for simulation and
-//! faster than the 12 or 20 that cryptography asks for.
+//! portable*: a later `rand` release may swap its algorithm, and then every seeded
+//! test would change its numbers. `ChaCha8Rng` is a named algorithm (the ChaCha
+//! stream cipher with 8 rounds) whose output stream for a given seed is fixed,
+//! checked against reference vectors, and the same on every platform. Eight rounds
+//! are plenty for simulation and faster than the 12 or 20 that cryptography asks
+//! for.
 
 use ndarray::{Array, Dimension, IntoDimension};
 use rand::{Rng, RngExt, SeedableRng};
@@ -23,9 +25,9 @@ pub fn seeded_rng(seed: u64) -> ChaCha8Rng {
 }
 // ANCHOR_END: seeded_rng
 
-/// Stream `stream` of the generator for `seed`: ChaCha's independent streams, so that step `k`
-/// of a training run can draw its batch from `stream_rng(seed, k)` and a resumed run draws the
-/// same batches as an uninterrupted one.
+/// Stream `stream` of the generator for `seed`: ChaCha's independent streams, so
+/// that step `k` of a training run can draw its batch from `stream_rng(seed, k)` and
+/// a resumed run draws the same batches as an uninterrupted one.
 pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = seeded_rng(seed);
     rng.set_stream(stream);
@@ -35,14 +37,19 @@ pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 /// An array of the given shape filled with draws from the uniform distribution on
 /// `[low, high)`.
 ///
-/// Shapes: `shape` is anything that converts to a dimension (`5`, `(4, 3)`, `[2, 3, 4]`,
-/// `IxDyn(&[..])`); the result has that shape in standard (row-major) layout. Values are
-/// drawn in row-major order, so `uniform_array((2, 3), ..)` and `uniform_array(6, ..)`
-/// see the same numbers.
+/// Shapes: `shape` is anything that converts to a dimension (`5`, `(4, 3)`,
+/// `[2, 3, 4]`, `IxDyn(&[..])`); the result has that shape in standard (row-major)
+/// layout. Values are drawn in row-major order, so `uniform_array((2, 3), ..)` and
+/// `uniform_array(6, ..)` see the same numbers.
 ///
 /// # Panics
 /// If `low >= high` or either bound is not finite.
-pub fn uniform_array<Sh, D, R>(shape: Sh, low: f64, high: f64, rng: &mut R) -> Array<f64, D>
+pub fn uniform_array<Sh, D, R>(
+    shape: Sh,
+    low: f64,
+    high: f64,
+    rng: &mut R,
+) -> Array<f64, D>
 where
     Sh: IntoDimension<Dim = D>,
     D: Dimension,
@@ -52,19 +59,25 @@ where
         low.is_finite() && high.is_finite() && low < high,
         "uniform_array: need finite low < high, got [{low}, {high})"
     );
-    Array::from_shape_simple_fn(shape.into_dimension(), || rng.random_range(low..high))
+    Array::from_shape_simple_fn(shape.into_dimension(), || {
+        rng.random_range(low..high)
+    })
 }
 
 // ANCHOR: init_uniform_pytorch
-/// PyTorch's default initialisation for `nn.RNN`, `nn.LSTM` and `nn.GRU`: every weight and
-/// bias drawn from `U(-k, k)` with `k = 1 / sqrt(H)`.
+/// PyTorch's default initialisation for `nn.RNN`, `nn.LSTM` and `nn.GRU`: every
+/// weight and bias drawn from `U(-k, k)` with `k = 1 / sqrt(H)`.
 ///
-/// Shapes: `shape` as in [`uniform_array`], typically `[G*H, I]`, `[G*H, H]` or `[G*H]`;
-/// `hidden_size` is `H` (not the number of rows `G*H`).
+/// Shapes: `shape` as in [`uniform_array`], typically `[G*H, I]`, `[G*H, H]` or
+/// `[G*H]`; `hidden_size` is `H` (not the number of rows `G*H`).
 ///
 /// # Panics
 /// If `hidden_size == 0`.
-pub fn init_uniform_pytorch<Sh, D, R>(shape: Sh, hidden_size: usize, rng: &mut R) -> Array<f64, D>
+pub fn init_uniform_pytorch<Sh, D, R>(
+    shape: Sh,
+    hidden_size: usize,
+    rng: &mut R,
+) -> Array<f64, D>
 where
     Sh: IntoDimension<Dim = D>,
     D: Dimension,
@@ -86,8 +99,10 @@ mod tests {
 
     #[test]
     fn same_seed_gives_the_same_array() {
-        let a: Array3<f64> = uniform_array((2, 3, 4), -1.0, 1.0, &mut seeded_rng(42));
-        let b: Array3<f64> = uniform_array((2, 3, 4), -1.0, 1.0, &mut seeded_rng(42));
+        let a: Array3<f64> =
+            uniform_array((2, 3, 4), -1.0, 1.0, &mut seeded_rng(42));
+        let b: Array3<f64> =
+            uniform_array((2, 3, 4), -1.0, 1.0, &mut seeded_rng(42));
         assert_eq!(a, b);
     }
 
@@ -119,7 +134,8 @@ mod tests {
         assert!(a.iter().all(|&v| (2.0..5.0).contains(&v)));
         let mean = a.mean().unwrap();
         assert!((mean - 3.5).abs() < 0.05, "mean {mean}");
-        let (lo, hi) = a.fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let (lo, hi) =
+            a.fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         assert!(lo < 2.01 && hi > 4.99, "range [{lo}, {hi}]");
     }
 

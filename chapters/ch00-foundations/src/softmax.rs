@@ -1,14 +1,15 @@
 //! Row-wise softmax, log-softmax and cross-entropy for logits `[B, V]`.
 //!
-//! Each row of `logits` holds the `V` unnormalised scores of one example in the batch.
-//! Everything is computed through the log-sum-exp with the row maximum subtracted first,
-//! so logits of size `±1000` give finite, accurate results:
+//! Each row of `logits` holds the `V` unnormalised scores of one example in the
+//! batch. Everything is computed through the log-sum-exp with the row maximum
+//! subtracted first, so logits of size `±1000` give finite, accurate results:
 //!
 //! `log_softmax(z)_k = (z_k - m) - ln Σ_j e^(z_j - m)`, with `m = max_j z_j`.
 //!
-//! Every exponent `z_j - m` is at most `0`, so no `e^(...)` overflows, and the largest term
-//! of the sum is exactly `1`, so the sum is at least `1` and its logarithm never sees `0`.
-//! The logits must be finite (an infinite or NaN logit gives NaN).
+//! Every exponent `z_j - m` is at most `0`, so no `e^(...)` overflows, and the
+//! largest term of the sum is exactly `1`, so the sum is at least `1` and its
+//! logarithm never sees `0`. The logits must be finite (an infinite or NaN logit
+//! gives NaN).
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
@@ -26,7 +27,8 @@ pub fn log_softmax_row(z: ArrayView1<f64>) -> Array1<f64> {
 
 /// Row-wise log-softmax.
 ///
-/// Shapes: `logits: [B, V]` in, `[B, V]` out; row `b` is `log_softmax_row(logits[b])`.
+/// Shapes: `logits: [B, V]` in, `[B, V]` out; row `b` is
+/// `log_softmax_row(logits[b])`.
 pub fn log_softmax(logits: ArrayView2<f64>) -> Array2<f64> {
     let mut out = Array2::zeros(logits.raw_dim());
     for (z, mut row) in logits.outer_iter().zip(out.outer_iter_mut()) {
@@ -40,8 +42,8 @@ pub fn log_softmax(logits: ArrayView2<f64>) -> Array2<f64> {
 ///
 /// Shapes: `logits: [B, V]` in, `[B, V]` out, each row summing to 1.
 ///
-/// Computed as `exp(log_softmax(logits))`, so it shares the stable path above; entries of
-/// a very unlikely class underflow to `0.0` instead of producing NaN.
+/// Computed as `exp(log_softmax(logits))`, so it shares the stable path above;
+/// entries of a very unlikely class underflow to `0.0` instead of producing NaN.
 pub fn softmax(logits: ArrayView2<f64>) -> Array2<f64> {
     log_softmax(logits).mapv_into(f64::exp)
 }
@@ -52,15 +54,18 @@ pub fn softmax(logits: ArrayView2<f64>) -> Array2<f64> {
 /// Shapes: `logits: [B, V]`, `targets: [B]` (class indices in `0..V`). Returns
 /// `(loss, dlogits)` with `loss` a scalar and `dlogits: [B, V]`.
 ///
-/// `loss = -Σ_b log_softmax(logits)[b, targets[b]]` is the **sum** over the batch, not
-/// the mean. Later chapters add this loss over time steps and batch rows and divide once,
-/// where the caller knows what it is averaging over; summing here keeps every gradient a
-/// plain sum too. `dlogits = softmax(logits) - onehot(targets)` is the exact gradient of
-/// that sum.
+/// `loss = -Σ_b log_softmax(logits)[b, targets[b]]` is the **sum** over the batch,
+/// not the mean. Later chapters add this loss over time steps and batch rows and
+/// divide once, where the caller knows what it is averaging over; summing here keeps
+/// every gradient a plain sum too. `dlogits = softmax(logits) - onehot(targets)` is
+/// the exact gradient of that sum.
 ///
 /// # Panics
 /// If `targets.len() != B` or a target is `>= V`: both are programmer errors.
-pub fn cross_entropy(logits: ArrayView2<f64>, targets: &[usize]) -> (f64, Array2<f64>) {
+pub fn cross_entropy(
+    logits: ArrayView2<f64>,
+    targets: &[usize],
+) -> (f64, Array2<f64>) {
     let (batch, vocab) = logits.dim();
     assert_eq!(
         targets.len(),
@@ -74,7 +79,8 @@ pub fn cross_entropy(logits: ArrayView2<f64>, targets: &[usize]) -> (f64, Array2
     for (b, &target) in targets.iter().enumerate() {
         assert!(
             target < vocab,
-            "cross_entropy: targets[{b}] = {target} is not a class index below V = {vocab}"
+            "cross_entropy: targets[{b}] = {target} is not a class index \
+             below V = {vocab}"
         );
         loss -= logp[[b, target]];
         dlogits[[b, target]] -= 1.0; // softmax - onehot
@@ -170,7 +176,10 @@ mod tests {
         let targets = [2, 3, 1];
         let (total, _) = cross_entropy(z.view(), &targets);
         let per_row: f64 = (0..3)
-            .map(|b| cross_entropy(z.slice(ndarray::s![b..b + 1, ..]), &targets[b..b + 1]).0)
+            .map(|b| {
+                cross_entropy(z.slice(ndarray::s![b..b + 1, ..]), &targets[b..b + 1])
+                    .0
+            })
             .sum();
         assert_abs_diff_eq!(total, per_row, epsilon = 1e-14);
     }

@@ -1,14 +1,15 @@
 //! Walking over every tensor of a set of parameters or gradients, by name.
 //!
-//! An optimizer step, a gradient norm or a clipping rule treats all tensors alike. Rather than
-//! writing each of them once per model, a model lists its tensors once, here, in a fixed order.
+//! An optimizer step, a gradient norm or a clipping rule treats all tensors alike.
+//! Rather than writing each of them once per model, a model lists its tensors once,
+//! here, in a fixed order.
 
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
 /// A fixed, ordered list of named `f64` tensors.
 ///
-/// `Params` and `Grads` structs implement it with the same names in the same order, so the k-th
-/// tensor of a gradient belongs to the k-th tensor of the parameters.
+/// `Params` and `Grads` structs implement it with the same names in the same order,
+/// so the k-th tensor of a gradient belongs to the k-th tensor of the parameters.
 pub trait Tensors {
     /// Every tensor, read-only, with its name (e.g. `"weight_hh"`).
     fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f64>)>;
@@ -21,8 +22,8 @@ pub trait Tensors {
     }
 }
 
-/// Implements [`Tensors`] for a struct whose fields are all `f64` arrays, listing them in the
-/// given order under their field names:
+/// Implements [`Tensors`] for a struct whose fields are all `f64` arrays, listing
+/// them in the given order under their field names:
 ///
 /// ```ignore
 /// ch00_foundations::impl_tensors!(RnnGrads { dweight_ih, dweight_hh, dbias_ih, dbias_hh });

@@ -4,8 +4,8 @@
 //! h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
 //! ```
 //!
-//! With a batch, `x_t` is `[B, I]` and `h_t` is `[B, H]`, one row per sequence, so the products
-//! are `x_t W_ihᵀ` and `h_{t-1} W_hhᵀ`.
+//! With a batch, `x_t` is `[B, I]` and `h_t` is `[B, H]`, one row per sequence, so
+//! the products are `x_t W_ihᵀ` and `h_{t-1} W_hhᵀ`.
 
 use ch00_foundations::rng::init_uniform_pytorch;
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
@@ -13,10 +13,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 // ANCHOR: params
-/// The parameters of one recurrent layer in PyTorch's names and layout, with `G` gate blocks
-/// stacked along the rows: the RNN of this chapter has one, the GRU of chapter 5 three (r, z,
-/// n), the LSTM of chapter 4 four (i, f, g, o). Shapes: `weight_ih: [G·H, I]`,
-/// `weight_hh: [G·H, H]`, `bias_ih`, `bias_hh: [G·H]`.
+/// The parameters of one recurrent layer in PyTorch's names and layout, with `G`
+/// gate blocks stacked along the rows: the RNN of this chapter has one, the GRU of
+/// chapter 5 three (r, z, n), the LSTM of chapter 4 four (i, f, g, o). Shapes:
+/// `weight_ih: [G·H, I]`, `weight_hh: [G·H, H]`, `bias_ih`, `bias_hh: [G·H]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerParams<const G: usize> {
     /// `W_ih`: `[G·H, I]`.
@@ -29,13 +29,18 @@ pub struct LayerParams<const G: usize> {
     pub bias_hh: Array1<f64>,
 }
 
-/// The parameters of one RNN layer (`nn.RNN`, `tanh`): a single block, `weight_hh: [H, H]`.
+/// The parameters of one RNN layer (`nn.RNN`, `tanh`): a single block,
+/// `weight_hh: [H, H]`.
 pub type RnnParams = LayerParams<1>;
 // ANCHOR_END: params
 
 impl<const G: usize> LayerParams<G> {
     /// PyTorch's initialisation: every entry from `U(-1/√H, 1/√H)`.
-    pub fn init<R: Rng + ?Sized>(input_size: usize, hidden_size: usize, rng: &mut R) -> Self {
+    pub fn init<R: Rng + ?Sized>(
+        input_size: usize,
+        hidden_size: usize,
+        rng: &mut R,
+    ) -> Self {
         let (g, h) = (G * hidden_size, hidden_size);
         LayerParams {
             weight_ih: init_uniform_pytorch((g, input_size), h, rng),
@@ -68,7 +73,10 @@ impl<const G: usize> LayerParams<G> {
 
     /// Number of scalars: `G(IH + H² + 2H)`, with PyTorch's two bias vectors.
     pub fn num_scalars(&self) -> usize {
-        self.weight_ih.len() + self.weight_hh.len() + self.bias_ih.len() + self.bias_hh.len()
+        self.weight_ih.len()
+            + self.weight_hh.len()
+            + self.bias_ih.len()
+            + self.bias_hh.len()
     }
 
     /// Panics with a clear message unless the four tensors have consistent shapes.
@@ -109,11 +117,15 @@ ch00_foundations::impl_tensors!(impl<const G: usize> LayerParams<G> {
 /// One step: `h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)`.
 ///
 /// Shapes: `x_t: [B, I]`, `h_prev: [B, H]` → `h_t: [B, H]`.
-pub fn cell_forward(p: &RnnParams, x_t: ArrayView2<f64>, h_prev: ArrayView2<f64>) -> Array2<f64> {
+pub fn cell_forward(
+    p: &RnnParams,
+    x_t: ArrayView2<f64>,
+    h_prev: ArrayView2<f64>,
+) -> Array2<f64> {
     // BEGIN SOLUTION ex 1.1: h_t = tanh(x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh)
     let mut a = x_t.dot(&p.weight_ih.t()) + &p.bias_ih; // x_t W_ihᵀ + b_ih
-    a += &h_prev.dot(&p.weight_hh.t()); //                 + h_{t-1} W_hhᵀ
-    a += &p.bias_hh; //                                    + b_hh
+    a += &h_prev.dot(&p.weight_hh.t()); // + h_{t-1} W_hhᵀ
+    a += &p.bias_hh; // + b_hh
     a.mapv_inplace(f64::tanh);
     a
     // END SOLUTION
@@ -128,7 +140,8 @@ pub struct RnnCache {
     pub x: Array3<f64>,
     /// The initial state `h_0`: `[B, H]`.
     pub h0: Array2<f64>,
-    /// Every state `h_1 … h_T`: `[T, B, H]` (`h[t]` is the state after step `t`, i.e. `y[t]`).
+    /// Every state `h_1 … h_T`: `[T, B, H]` (`h[t]` is the state after step `t`,
+    /// i.e. `y[t]`).
     pub h: Array3<f64>,
 }
 // ANCHOR_END: cache
@@ -147,11 +160,13 @@ impl RnnCache {
 // ANCHOR: forward
 /// Runs the cell over a whole sequence, from `h0`.
 ///
-/// Shapes: `x: [T, B, I]`, `h0: [B, H]` → `(y: [T, B, H], h_n: [B, H], cache)`, where
-/// `y[t] = h_{t+1}` is the state after step `t` and `h_n = y[T-1]` (or `h0` when `T = 0`).
+/// Shapes: `x: [T, B, I]`, `h0: [B, H]` → `(y: [T, B, H], h_n: [B, H], cache)`,
+/// where `y[t] = h_{t+1}` is the state after step `t` and `h_n = y[T-1]` (or `h0`
+/// when `T = 0`).
 ///
 /// # Panics
-/// If the shapes do not agree with `p` (a programmer error: user data is checked before).
+/// If the shapes do not agree with `p` (a programmer error: user data is checked
+/// before).
 pub fn forward(
     p: &RnnParams,
     x: ArrayView3<f64>,
@@ -231,8 +246,10 @@ mod tests {
     fn a_batch_of_b_equals_b_separate_runs() {
         let mut rng = seeded_rng(2);
         let p = RnnParams::init(4, 3, &mut rng);
-        let x: Array3<f64> = ch00_foundations::rng::uniform_array((6, 3, 4), -1.0, 1.0, &mut rng);
-        let h0: Array2<f64> = ch00_foundations::rng::uniform_array((3, 3), -0.5, 0.5, &mut rng);
+        let x: Array3<f64> =
+            ch00_foundations::rng::uniform_array((6, 3, 4), -1.0, 1.0, &mut rng);
+        let h0: Array2<f64> =
+            ch00_foundations::rng::uniform_array((3, 3), -0.5, 0.5, &mut rng);
         let (y, h_n, _) = forward(&p, x.view(), h0.view());
         for b in 0..3 {
             let xb = x.slice(s![.., b..b + 1, ..]);
@@ -251,7 +268,8 @@ mod tests {
     fn one_step_is_one_cell_call() {
         let mut rng = seeded_rng(3);
         let p = RnnParams::init(2, 4, &mut rng);
-        let x: Array3<f64> = ch00_foundations::rng::uniform_array((1, 2, 2), -1.0, 1.0, &mut rng);
+        let x: Array3<f64> =
+            ch00_foundations::rng::uniform_array((1, 2, 2), -1.0, 1.0, &mut rng);
         let h0 = Array2::from_elem((2, 4), 0.25);
         let (y, h_n, _) = forward(&p, x.view(), h0.view());
         let h1 = cell_forward(&p, x.index_axis(Axis(0), 0), h0.view());

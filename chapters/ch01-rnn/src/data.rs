@@ -14,8 +14,8 @@ pub struct Vocab {
 }
 
 impl Vocab {
-    /// Every distinct character of `text`, in sorted order (so the same text gives the same
-    /// vocabulary on every machine).
+    /// Every distinct character of `text`, in sorted order (so the same text gives
+    /// the same vocabulary on every machine).
     pub fn from_text(text: &str) -> Self {
         let mut chars: Vec<char> = text.chars().collect();
         chars.sort_unstable();
@@ -83,12 +83,13 @@ pub fn one_hot(indices: ArrayView2<usize>, vocab_size: usize) -> Array3<f64> {
     x
 }
 
-/// Cuts `encoded` into `batch` equal streams, one per sequence of the batch, laid side by side;
-/// training then walks down the streams `seq_len` steps at a time, carrying each stream's hidden
-/// state from one window to the next.
+/// Cuts `encoded` into `batch` equal streams, one per sequence of the batch, laid
+/// side by side; training then walks down the streams `seq_len` steps at a time,
+/// carrying each stream's hidden state from one window to the next.
 ///
-/// Returns `(inputs, targets)`, both `[N, batch]` with `N = (len − 1) / batch`; `targets` is the
-/// text shifted by one character. Characters that do not fill a whole row are dropped.
+/// Returns `(inputs, targets)`, both `[N, batch]` with `N = (len − 1) / batch`;
+/// `targets` is the text shifted by one character. Characters that do not fill a
+/// whole row are dropped.
 pub fn streams(encoded: &[usize], batch: usize) -> (Array2<usize>, Array2<usize>) {
     assert!(batch > 0, "streams: batch must be positive");
     let n = encoded.len().saturating_sub(1) / batch;

@@ -1,6 +1,7 @@
 //! A character language model: the RNN, an output layer, and the loss.
 //!
-//! At each step the model reads one character (one-hot, so `I = V`) and predicts the next:
+//! At each step the model reads one character (one-hot, so `I = V`) and predicts the
+//! next:
 //!
 //! ```text
 //! h_t      = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
@@ -10,7 +11,9 @@
 
 use ch00_foundations::rng::init_uniform_pytorch;
 use ch00_foundations::softmax::cross_entropy;
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{
+    Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis,
+};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +21,8 @@ use crate::cell::{RnnCache, RnnParams, forward};
 use crate::params::Tensors;
 
 // ANCHOR: output_layer
-/// The output layer from the hidden state to one logit per character (like `nn.Linear(H, V)`).
+/// The output layer from the hidden state to one logit per character (like
+/// `nn.Linear(H, V)`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputLayer {
     /// `W_hy`: `[V, H]`.
@@ -30,9 +34,17 @@ pub struct OutputLayer {
 
 impl OutputLayer {
     /// `nn.Linear`'s initialisation: `U(-1/√H, 1/√H)`.
-    pub fn init<R: Rng + ?Sized>(hidden_size: usize, vocab_size: usize, rng: &mut R) -> Self {
+    pub fn init<R: Rng + ?Sized>(
+        hidden_size: usize,
+        vocab_size: usize,
+        rng: &mut R,
+    ) -> Self {
         OutputLayer {
-            weight_hy: init_uniform_pytorch((vocab_size, hidden_size), hidden_size, rng),
+            weight_hy: init_uniform_pytorch(
+                (vocab_size, hidden_size),
+                hidden_size,
+                rng,
+            ),
             bias_y: init_uniform_pytorch(vocab_size, hidden_size, rng),
         }
     }
@@ -72,8 +84,13 @@ pub struct CharRnn {
 }
 
 impl CharRnn {
-    /// A freshly initialised model for `vocab_size` characters and `hidden_size` units.
-    pub fn init<R: Rng + ?Sized>(vocab_size: usize, hidden_size: usize, rng: &mut R) -> Self {
+    /// A freshly initialised model for `vocab_size` characters and `hidden_size`
+    /// units.
+    pub fn init<R: Rng + ?Sized>(
+        vocab_size: usize,
+        hidden_size: usize,
+        rng: &mut R,
+    ) -> Self {
         let rnn = RnnParams::init(vocab_size, hidden_size, rng);
         let out = OutputLayer::init(hidden_size, vocab_size, rng);
         CharRnn { rnn, out }
@@ -142,7 +159,10 @@ pub fn model_forward(
 ///
 /// Shapes: `logits: [T, B, V]`, `targets: [T, B]` (character indices) →
 /// `(loss, dlogits: [T, B, V])`. Divide by `T·B` for the mean loss per character.
-pub fn sequence_loss(logits: ArrayView3<f64>, targets: ArrayView2<usize>) -> (f64, Array3<f64>) {
+pub fn sequence_loss(
+    logits: ArrayView3<f64>,
+    targets: ArrayView2<usize>,
+) -> (f64, Array3<f64>) {
     assert_eq!(
         targets.dim(),
         (logits.dim().0, logits.dim().1),
@@ -174,14 +194,17 @@ mod tests {
 
     #[test]
     fn an_untrained_model_is_close_to_uniform() {
-        // Small initial weights give nearly equal logits, so the loss per character is near ln V.
+        // Small initial weights give nearly equal logits, so the loss per character
+        // is near ln V.
         let mut rng = seeded_rng(5);
         let v = 20;
         let model = CharRnn::init(v, 64, &mut rng);
-        let idx = ndarray::Array2::from_shape_fn((30, 4), |(t, b)| (t * 7 + b * 3) % v);
+        let idx =
+            ndarray::Array2::from_shape_fn((30, 4), |(t, b)| (t * 7 + b * 3) % v);
         let x = one_hot(idx.view(), v);
         let targets = idx.mapv(|i| (i + 1) % v);
-        let (logits, _, _) = model_forward(&model, x.view(), Array2::zeros((4, 64)).view());
+        let (logits, _, _) =
+            model_forward(&model, x.view(), Array2::zeros((4, 64)).view());
         let (loss, _) = sequence_loss(logits.view(), targets.view());
         let per_char = loss / (30.0 * 4.0);
         assert!(
@@ -193,7 +216,9 @@ mod tests {
 
     #[test]
     fn sequence_loss_sums_the_steps() {
-        let logits = Array3::from_shape_vec((2, 1, 3), vec![1.0, 2.0, 3.0, 0.0, 0.0, 0.0]).unwrap();
+        let logits =
+            Array3::from_shape_vec((2, 1, 3), vec![1.0, 2.0, 3.0, 0.0, 0.0, 0.0])
+                .unwrap();
         let targets = array![[0usize], [2]];
         let (loss, dlogits) = sequence_loss(logits.view(), targets.view());
         // step 0 as in chapter 0's hand example; step 1: uniform over 3 → ln 3

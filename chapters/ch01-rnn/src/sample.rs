@@ -9,8 +9,8 @@ use crate::model::CharRnn;
 // ANCHOR: sample_index
 /// Draws an index from `softmax(logits / temperature)`.
 ///
-/// Shapes: `logits: [V]`. A temperature below 1 sharpens the distribution (towards the most
-/// likely character), above 1 flattens it (towards uniform).
+/// Shapes: `logits: [V]`. A temperature below 1 sharpens the distribution (towards
+/// the most likely character), above 1 flattens it (towards uniform).
 ///
 /// # Panics
 /// If `temperature` is not a positive finite number.
@@ -19,13 +19,15 @@ pub fn sample_index<R: Rng + ?Sized>(
     temperature: f64,
     rng: &mut R,
 ) -> usize {
-    // BEGIN SOLUTION ex 1.2: refuse a bad argument, then draw from softmax(logits / T)
+    // BEGIN SOLUTION ex 1.2: refuse a bad argument, then draw from softmax(logits /
+    //   T)
     assert!(
         temperature.is_finite() && temperature > 0.0,
         "temperature must be positive, got {temperature}"
     );
     let max = logits.fold(f64::NEG_INFINITY, |m, &z| m.max(z));
-    // Unnormalised, in [0, 1] (0 where a weight underflows); the largest is exactly 1.
+    // Unnormalised, in [0, 1] (0 where a weight underflows); the largest is exactly
+    // 1.
     let weights = logits.mapv(|z| ((z - max) / temperature).exp());
     let mut u = rng.random_range(0.0..weights.sum());
     for (i, &w) in weights.iter().enumerate() {
@@ -89,7 +91,8 @@ mod tests {
     #[test]
     fn frequencies_follow_the_softmax() {
         let mut rng = seeded_rng(1);
-        let logits = array![0.0, 1.0f64.ln(), 2.0f64.ln()]; // probabilities 1/4, 1/4, 1/2
+        // probabilities 1/4, 1/4, 1/2
+        let logits = array![0.0, 1.0f64.ln(), 2.0f64.ln()];
         let mut counts = [0usize; 3];
         let n = 40_000;
         for _ in 0..n {

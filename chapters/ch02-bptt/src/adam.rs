@@ -4,7 +4,8 @@ use ch01_rnn::params::Tensors;
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
-/// Adam's settings and its running moments, one pair of moment tensors per parameter tensor.
+/// Adam's settings and its running moments, one pair of moment tensors per parameter
+/// tensor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Adam {
     /// Step size `α`.
@@ -22,7 +23,8 @@ pub struct Adam {
 }
 
 impl Adam {
-    /// Adam with the usual `β₁ = 0.9`, `β₂ = 0.999`, `ε = 1e-8`, for parameters shaped like `params`.
+    /// Adam with the usual `β₁ = 0.9`, `β₂ = 0.999`, `ε = 1e-8`, for parameters
+    /// shaped like `params`.
     pub fn new(lr: f64, params: &impl Tensors) -> Self {
         let zeros: Vec<ArrayD<f64>> = params
             .tensors()
@@ -41,10 +43,12 @@ impl Adam {
     }
 
     // ANCHOR: adam_step
-    /// One update: `θ ← θ − α m̂ / (√v̂ + ε)`, with bias-corrected moments `m̂`, `v̂`.
+    /// One update: `θ ← θ − α m̂ / (√v̂ + ε)`, with bias-corrected moments `m̂`,
+    /// `v̂`.
     ///
     /// # Panics
-    /// If `grads` does not list tensors of the same shapes, in the same order, as `params`.
+    /// If `grads` does not list tensors of the same shapes, in the same order, as
+    /// `params`.
     pub fn update(&mut self, params: &mut impl Tensors, grads: &impl Tensors) {
         self.step += 1;
         let t = self.step as i32;

@@ -7,8 +7,8 @@
 //! h_t = tanh(a_t)
 //! ```
 //!
-//! Backward, for `t = T … 1`, with `dh` the total gradient reaching `h_t` (from the output at
-//! step `t` and from step `t + 1`):
+//! Backward, for `t = T … 1`, with `dh` the total gradient reaching `h_t` (from the
+//! output at step `t` and from step `t + 1`):
 //!
 //! ```text
 //! da_t     = dh ⊙ (1 − h_t²)
@@ -22,8 +22,9 @@ use ch01_rnn::cell::{LayerParams, RnnCache, RnnParams};
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis};
 
 // ANCHOR: grads
-/// Gradients of the loss with respect to chapter 1's [`LayerParams`], field by field: `d` and
-/// the parameter's name, the same shapes. Chapters 4 and 5 use it with their gate counts.
+/// Gradients of the loss with respect to chapter 1's [`LayerParams`], field by
+/// field: `d` and the parameter's name, the same shapes. Chapters 4 and 5 use it
+/// with their gate counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerGrads<const G: usize> {
     /// `dL/dW_ih`: `[G·H, I]`.
@@ -62,8 +63,9 @@ ch00_foundations::impl_tensors!(impl<const G: usize> LayerGrads<G> {
 // ANCHOR: backward
 /// Backpropagation through time over the whole cached sequence.
 ///
-/// Shapes: `dy: [T, B, H]` (`dL/dy`, from the layer above), `dh_n: [B, H]` (`dL/dh_n`, e.g. from
-/// a later window; zeros if the final state is not used) → `(grads, dx: [T, B, I], dh0: [B, H])`.
+/// Shapes: `dy: [T, B, H]` (`dL/dy`, from the layer above), `dh_n: [B, H]`
+/// (`dL/dh_n`, e.g. from a later window; zeros if the final state is not used) →
+/// `(grads, dx: [T, B, I], dh0: [B, H])`.
 pub fn backward(
     p: &RnnParams,
     cache: &RnnCache,
@@ -81,11 +83,13 @@ pub fn backward(
     let mut dx = Array3::zeros(cache.x.raw_dim());
     let mut dh_next = dh_n.to_owned(); // gradient reaching h_t from step t + 1
     for t in (0..seq_len).rev() {
-        // BEGIN SOLUTION ex 2.1: both paths into h_t, through tanh, then add this step to every gradient
+        // BEGIN SOLUTION ex 2.1: both paths into h_t, through tanh, then add this
+        //   step to every gradient
         let h_t = cache.h.index_axis(Axis(0), t);
         let dh = &dy.index_axis(Axis(0), t) + &dh_next; // both paths into h_t
         let da = &dh * &h_t.mapv(dtanh_from_output); // through tanh: ⊙ (1 − h_t²)
-        grads.dweight_ih += &da.t().dot(&cache.x.index_axis(Axis(0), t)); // da_tᵀ x_t
+        // da_tᵀ x_t
+        grads.dweight_ih += &da.t().dot(&cache.x.index_axis(Axis(0), t));
         grads.dweight_hh += &da.t().dot(&cache.h_prev(t)); // da_tᵀ h_{t-1}
         let db = da.sum_axis(Axis(0)); // Σ over the batch
         grads.dbias_ih += &db;
@@ -108,7 +112,8 @@ mod tests {
     use ch01_rnn::cell::forward;
     use ndarray::{Array, array};
 
-    /// `L = Σ y ⊙ gy + Σ h_n ⊙ gh` with fixed random `gy`, `gh`: every output matters.
+    /// `L = Σ y ⊙ gy + Σ h_n ⊙ gh` with fixed random `gy`, `gh`: every output
+    /// matters.
     fn probe_loss(
         p: &RnnParams,
         x: &Array3<f64>,
@@ -186,13 +191,15 @@ mod tests {
         assert_abs_diff_eq!(dh0[[0, 0]], -da, epsilon = 1e-15); // w_hh = −1
     }
 
-    /// The source post on RNN theory puts diag(1 − h²) on the wrong side of W_hhᵀ. With a
-    /// non-diagonal W_hh and unequal h the two orders differ, and only ours passes the check.
+    /// The source post on RNN theory puts diag(1 − h²) on the wrong side of W_hhᵀ.
+    /// With a non-diagonal W_hh and unequal h the two orders differ, and only ours
+    /// passes the check.
     #[test]
     fn the_source_posts_order_of_factors_gives_a_different_gradient() {
         let c = case(15, 2, 1, 2, 3, 1.0);
         let (_, _, cache) = forward(&c.p, c.x.view(), c.h0.view());
-        // Only the last output matters: dy_1 = g, so dh_1 = g; we want the gradient at h after step 0.
+        // Only the last output matters: dy_1 = g, so dh_1 = g; we want the gradient
+        // at h after step 0.
         let g = c.dy.index_axis(Axis(0), 1).to_owned(); // [1, H]
         let h1 = cache.h.index_axis(Axis(0), 1).to_owned();
         let d1 = h1.mapv(dtanh_from_output);
@@ -210,7 +217,9 @@ mod tests {
                 (&h1 * &g).sum()
             },
         );
-        let err = |a: &Array2<f64>| (a - &numeric).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+        let err = |a: &Array2<f64>| {
+            (a - &numeric).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v))
+        };
         assert!(
             err(&correct) < 1e-8,
             "correct order error {}",
@@ -223,14 +232,16 @@ mod tests {
         );
     }
 
-    /// The book's small example of the source posts' order of factors (chapter 2, "What the
-    /// source posts got wrong"): H = 2, h_1 = (0, 0.6), so 1 − h_1² = (1, 0.64), and
-    /// W_hh = [[0, 1], [2, 0]], L = h_1 · (1, 1). The gradient at h_0 is W_hhᵀ diag(1 − h_1²) g =
-    /// (1.28, 1); the swapped order diag(1 − h_1²) W_hhᵀ g gives (2, 0.64).
+    /// The book's small example of the source posts' order of factors (chapter 2,
+    /// "What the source posts got wrong"): H = 2, h_1 = (0, 0.6), so 1 − h_1² = (1,
+    /// 0.64), and W_hh = [[0, 1], [2, 0]], L = h_1 · (1, 1). The gradient at h_0 is
+    /// W_hhᵀ diag(1 − h_1²) g = (1.28, 1); the swapped order diag(1 − h_1²) W_hhᵀ g
+    /// gives (2, 0.64).
     #[test]
     fn the_source_posts_order_of_factors_on_the_books_small_example() {
         let p = RnnParams {
-            weight_ih: array![[0.0], [2f64.ln()]], // a_1 = (0, ln 2), so h_1 = (0, 3/5)
+            // a_1 = (0, ln 2), so h_1 = (0, 3/5)
+            weight_ih: array![[0.0], [2f64.ln()]],
             weight_hh: array![[0.0, 1.0], [2.0, 0.0]],
             bias_ih: array![0.0, 0.0],
             bias_hh: array![0.0, 0.0],
@@ -242,10 +253,12 @@ mod tests {
         assert_abs_diff_eq!(y[[0, 0, 0]], 0.0, epsilon = 1e-15);
         assert_abs_diff_eq!(y[[0, 0, 1]], 0.6, epsilon = 1e-15);
         let dy = g.clone().into_shape_with_order((1, 1, 2)).unwrap();
-        let (_, _, dh0) = backward(&p, &cache, dy.view(), Array2::zeros((1, 2)).view());
+        let (_, _, dh0) =
+            backward(&p, &cache, dy.view(), Array2::zeros((1, 2)).view());
         // The book's order: W_hhᵀ diag(1 − h_1²) g.
         assert_abs_diff_eq!(dh0, array![[1.28, 1.0]], epsilon = 1e-12);
-        // The source posts' order: diag(1 − h_1²) W_hhᵀ g (as rows: (g W_hh) ⊙ (1 − h_1²)).
+        // The source posts' order: diag(1 − h_1²) W_hhᵀ g (as rows: (g W_hh) ⊙ (1 −
+        // h_1²)).
         let d1 = cache.h.index_axis(Axis(0), 0).mapv(dtanh_from_output);
         let swapped = &g.dot(&p.weight_hh) * &d1;
         assert_abs_diff_eq!(swapped, array![[2.0, 0.64]], epsilon = 1e-12);

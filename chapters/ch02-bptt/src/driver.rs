@@ -1,11 +1,12 @@
 //! The loop over time, written once for any recurrent cell.
 //!
-//! [`backward`](crate::backward::backward) walks the RNN backwards step by step. Nothing in that
-//! walk depends on what happens inside a step: the step takes the gradient reaching its output
-//! state, adds its share to the parameter gradients, and hands a gradient to the previous state.
-//! A cell that says how to do one step forward and one step back ([`Cell`]) gets the whole
-//! sequence for free from [`forward_seq`] and [`backward_seq`]. Chapters 4 and 5 plug the LSTM
-//! and the GRU into the same loop.
+//! [`backward`](crate::backward::backward) walks the RNN backwards step by step.
+//! Nothing in that walk depends on what happens inside a step: the step takes the
+//! gradient reaching its output state, adds its share to the parameter gradients,
+//! and hands a gradient to the previous state. A cell that says how to do one step
+//! forward and one step back ([`Cell`]) gets the whole sequence for free from
+//! [`forward_seq`] and [`backward_seq`]. Chapters 4 and 5 plug the LSTM and the GRU
+//! into the same loop.
 
 use ch01_rnn::cell::{LayerParams, RnnParams, cell_forward};
 use ch01_rnn::params::Tensors;
@@ -13,10 +14,11 @@ use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 
 use crate::backward::{LayerGrads, RnnGrads};
 
-/// A recurrent state: one or more `[B, H]` parts, of which `h` is the step's output `y_t`.
+/// A recurrent state: one or more `[B, H]` parts, of which `h` is the step's output
+/// `y_t`.
 pub trait RecurrentState: Clone {
-    /// The zero state, every part `[B, H]`. Sequences start here, and it is the gradient of a
-    /// loss that does not read the final state.
+    /// The zero state, every part `[B, H]`. Sequences start here, and it is the
+    /// gradient of a loss that does not read the final state.
     fn zeros(batch: usize, hidden: usize) -> Self;
     /// The hidden state `h`: `[B, H]`.
     fn h(&self) -> &Array2<f64>;
@@ -72,8 +74,9 @@ pub trait Cell {
         x_t: ArrayView2<f64>,
         state: &Self::State,
     ) -> (Self::State, Self::StepCache);
-    /// One step backward: `dnext` is `dL/d(next state)`; adds this step's parameter gradients into
-    /// `grads` (`+=`) and returns `(dx_t: [B, I], dL/d(previous state))`.
+    /// One step backward: `dnext` is `dL/d(next state)`; adds this step's parameter
+    /// gradients into `grads` (`+=`) and returns
+    /// `(dx_t: [B, I], dL/d(previous state))`.
     fn step_backward(
         p: &Self::Params,
         cache: &Self::StepCache,
@@ -106,8 +109,8 @@ pub fn forward_seq<C: Cell>(
 // ANCHOR_END: forward_seq
 
 // ANCHOR: backward_seq
-/// Backpropagation through time for any [`Cell`]. Shapes: `dy: [T, B, H]`, `ds_n` = `dL/d(final
-/// state)` → `(grads, dx: [T, B, I], dL/d(initial state))`.
+/// Backpropagation through time for any [`Cell`]. Shapes: `dy: [T, B, H]`, `ds_n` =
+/// `dL/d(final state)` → `(grads, dx: [T, B, I], dL/d(initial state))`.
 pub fn backward_seq<C: Cell>(
     p: &C::Params,
     caches: &[C::StepCache],
@@ -140,20 +143,22 @@ pub fn backward_seq<C: Cell>(
 // ANCHOR_END: backward_seq
 
 // ANCHOR: state_grads_by_distance
-/// `dL/d(state)` at every state of a cached sequence, for a loss that reads only the final state:
-/// how far back a gradient reaches.
+/// `dL/d(state)` at every state of a cached sequence, for a loss that reads only the
+/// final state: how far back a gradient reaches.
 ///
-/// Walks back one `C::step_backward` at a time from `ds_last = dL/d(final state)`, with no
-/// output gradients on the way. Entry `k` is the gradient at the state `k` steps before the end:
-/// entry 0 is `ds_last` itself, entry `T` the gradient at the initial state. The parameter
-/// gradients that the steps accumulate are dropped. Shapes: state parts `[B, H]` → `T + 1`
-/// states, for the `T` caches of [`forward_seq`].
+/// Walks back one `C::step_backward` at a time from `ds_last = dL/d(final state)`,
+/// with no output gradients on the way. Entry `k` is the gradient at the state `k`
+/// steps before the end: entry 0 is `ds_last` itself, entry `T` the gradient at the
+/// initial state. The parameter gradients that the steps accumulate are dropped.
+/// Shapes: state parts `[B, H]` → `T + 1` states, for the `T` caches of
+/// [`forward_seq`].
 pub fn state_grads_by_distance<C: Cell>(
     p: &C::Params,
     caches: &[C::StepCache],
     ds_last: &C::State,
 ) -> Vec<C::State> {
-    // BEGIN SOLUTION ex 2.2: walk back one step_backward at a time from ds_last, keeping the gradient at every state
+    // BEGIN SOLUTION ex 2.2: walk back one step_backward at a time from ds_last,
+    //   keeping the gradient at every state
     let mut grads = C::zero_grads(p);
     let mut by_distance = Vec::with_capacity(caches.len() + 1);
     by_distance.push(ds_last.clone());
@@ -218,7 +223,8 @@ mod tests {
     use super::*;
     use ch00_foundations::rng::{seeded_rng, uniform_array};
 
-    /// The generic loop with the RNN step is chapter 2's hand-written backward, to the last bit.
+    /// The generic loop with the RNN step is chapter 2's hand-written backward, to
+    /// the last bit.
     #[test]
     fn the_generic_loop_with_the_rnn_cell_is_chapter_2s_backward() {
         let mut rng = seeded_rng(40);
@@ -228,7 +234,8 @@ mod tests {
         let dy: Array3<f64> = uniform_array((6, 2, 4), -1.0, 1.0, &mut rng);
         let dh_n: Array2<f64> = uniform_array((2, 4), -1.0, 1.0, &mut rng);
 
-        let (y_ref, h_n_ref, cache) = ch01_rnn::cell::forward(&p, x.view(), h0.view());
+        let (y_ref, h_n_ref, cache) =
+            ch01_rnn::cell::forward(&p, x.view(), h0.view());
         let (g_ref, dx_ref, dh0_ref) =
             crate::backward::backward(&p, &cache, dy.view(), dh_n.view());
 
@@ -241,8 +248,9 @@ mod tests {
         assert_eq!(dh0, dh0_ref);
     }
 
-    /// The walk's last entry is the initial-state gradient of `backward_seq` when the only
-    /// output gradient is at the last step, bit for bit; its first entry is that gradient.
+    /// The walk's last entry is the initial-state gradient of `backward_seq` when
+    /// the only output gradient is at the last step, bit for bit; its first entry is
+    /// that gradient.
     #[test]
     fn the_walk_back_from_the_end_arrives_where_backward_seq_does() {
         let mut rng = seeded_rng(41);
@@ -256,11 +264,13 @@ mod tests {
         assert_eq!(walk.len(), t + 1);
         assert_eq!(walk[0], ds_last);
         let no_outputs = Array3::zeros((t, b, 4));
-        let (_, _, dh0) = backward_seq::<Rnn>(&p, &caches, no_outputs.view(), &ds_last);
+        let (_, _, dh0) =
+            backward_seq::<Rnn>(&p, &caches, no_outputs.view(), &ds_last);
         assert_eq!(walk[t], dh0);
     }
 
-    /// Entry `k` is what `backward_seq` gives at the start of the last `k` steps alone.
+    /// Entry `k` is what `backward_seq` gives at the start of the last `k` steps
+    /// alone.
     #[test]
     fn each_entry_is_the_gradient_at_the_start_of_the_last_k_steps() {
         let mut rng = seeded_rng(42);
@@ -278,10 +288,17 @@ mod tests {
             } else {
                 y.index_axis(Axis(0), start - 1).to_owned()
             };
-            let (_, _, tail) =
-                forward_seq::<Rnn>(&p, x.slice(ndarray::s![start.., .., ..]), &h_start);
-            let (_, _, dh) =
-                backward_seq::<Rnn>(&p, &tail, Array3::zeros((k, 1, 2)).view(), &ds_last);
+            let (_, _, tail) = forward_seq::<Rnn>(
+                &p,
+                x.slice(ndarray::s![start.., .., ..]),
+                &h_start,
+            );
+            let (_, _, dh) = backward_seq::<Rnn>(
+                &p,
+                &tail,
+                Array3::zeros((k, 1, 2)).view(),
+                &ds_last,
+            );
             assert_eq!(walked, &dh, "distance {k}");
         }
     }

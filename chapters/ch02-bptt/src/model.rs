@@ -1,10 +1,14 @@
-//! The character model's gradients: full BPTT, and truncated BPTT over windows of `k` steps.
+//! The character model's gradients: full BPTT, and truncated BPTT over windows of
+//! `k` steps.
 
 use ch01_rnn::model::{CharRnn, OutputLayer, model_forward, sequence_loss};
 use std::marker::PhantomData;
 
 use ch01_rnn::params::Tensors;
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, s};
+use ndarray::{
+    Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis,
+    s,
+};
 use serde::{Deserialize, Serialize};
 
 use ch01_rnn::cell::RnnParams;
@@ -21,8 +25,9 @@ pub struct OutputGrads {
     pub dbias_y: Array1<f64>,
 }
 
-/// Gradients of the loss with respect to a whole character model: chapter 1's [`CharRnn`] by
-/// default, or any recurrent layer `G` under the same output layer ([`SeqModel`]).
+/// Gradients of the loss with respect to a whole character model: chapter 1's
+/// [`CharRnn`] by default, or any recurrent layer `G` under the same output layer
+/// ([`SeqModel`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelGrads<G = RnnGrads> {
     /// The recurrent layer's gradients.
@@ -47,7 +52,9 @@ impl ModelGrads {
 impl<G: Tensors> ModelGrads<G> {
     /// `self += other`, tensor by tensor.
     pub fn accumulate(&mut self, other: &ModelGrads<G>) {
-        for ((_, mut a), (_, b)) in self.tensors_mut().into_iter().zip(other.tensors()) {
+        for ((_, mut a), (_, b)) in
+            self.tensors_mut().into_iter().zip(other.tensors())
+        {
             a += &b;
         }
     }
@@ -107,9 +114,11 @@ pub fn loss_and_grads(
 ) -> (f64, ModelGrads, Array2<f64>, Array2<f64>) {
     let (logits, h_n, cache) = model_forward(model, x, h0);
     let (loss, dlogits) = sequence_loss(logits.view(), targets);
-    let (out_grads, dy) = output_backward(&model.out, cache.rnn.h.view(), dlogits.view());
+    let (out_grads, dy) =
+        output_backward(&model.out, cache.rnn.h.view(), dlogits.view());
     let dh_n = Array2::zeros(h_n.raw_dim()); // the loss does not read h_n directly
-    let (rnn_grads, _dx, dh0) = backward(&model.rnn, &cache.rnn, dy.view(), dh_n.view());
+    let (rnn_grads, _dx, dh0) =
+        backward(&model.rnn, &cache.rnn, dy.view(), dh_n.view());
     (
         loss,
         ModelGrads {
@@ -122,8 +131,8 @@ pub fn loss_and_grads(
 }
 // ANCHOR_END: loss_and_grads
 
-/// A character model with any recurrent layer: a [`Cell`]'s parameters under chapter 1's
-/// [`OutputLayer`]. Its tensors are the cell's, then the output layer's, so that
+/// A character model with any recurrent layer: a [`Cell`]'s parameters under chapter
+/// 1's [`OutputLayer`]. Its tensors are the cell's, then the output layer's, so that
 /// [`ModelGrads`] lines up with them for an optimizer.
 pub trait SeqModel: Tensors {
     /// The recurrent cell.
@@ -138,8 +147,8 @@ pub trait SeqModel: Tensors {
     }
 }
 
-/// Any cell `C` under chapter 1's output layer: the LSTM's or the GRU's character model, or a
-/// model whose output is one number (a regression).
+/// Any cell `C` under chapter 1's output layer: the LSTM's or the GRU's character
+/// model, or a model whose output is one number (a regression).
 #[derive(Serialize, Deserialize)]
 #[serde(bound(
     serialize = "C::Params: Serialize",
@@ -165,7 +174,8 @@ impl<C: Cell> CellModel<C> {
     }
 }
 
-// By hand: a derive would ask the cell's marker type, not its parameters, to be `Clone`.
+// By hand: a derive would ask the cell's marker type, not its parameters, to be
+// `Clone`.
 impl<C: Cell<Params: Clone>> Clone for CellModel<C> {
     fn clone(&self) -> Self {
         CellModel::new(self.cell.clone(), self.out.clone())
@@ -226,8 +236,9 @@ impl SeqModel for CharRnn {
     }
 }
 
-/// The logits of any [`SeqModel`] and its final state. Shapes: `x: [T, B, I]`, state parts
-/// `[B, H]` → `(logits: [T, B, V], final state, per-step caches, y: [T, B, H])`.
+/// The logits of any [`SeqModel`] and its final state. Shapes: `x: [T, B, I]`, state
+/// parts `[B, H]` →
+/// `(logits: [T, B, V], final state, per-step caches, y: [T, B, H])`.
 #[allow(clippy::type_complexity)]
 pub fn seq_forward<M: SeqModel>(
     model: &M,
@@ -245,8 +256,9 @@ pub fn seq_forward<M: SeqModel>(
 }
 
 // ANCHOR: seq_loss_and_grads
-/// [`loss_and_grads`] for any [`SeqModel`], through chapter 2's generic loop: the summed loss
-/// over the sequence, its gradient, and the final state (which the loss does not read).
+/// [`loss_and_grads`] for any [`SeqModel`], through chapter 2's generic loop: the
+/// summed loss over the sequence, its gradient, and the final state (which the loss
+/// does not read).
 ///
 /// Shapes: `x: [T, B, I]`, `targets: [T, B]`, state parts `[B, H]`. For chapter 1's
 /// [`CharRnn`] it gives [`loss_and_grads`]'s numbers bit for bit.
@@ -259,9 +271,9 @@ pub fn seq_loss_and_grads<M: SeqModel>(
     seq_loss_and_grads_with(model, x, s0, |logits| sequence_loss(logits, targets))
 }
 
-/// [`seq_loss_and_grads`] with any loss of the output layer's values: `loss(logits)` returns the
-/// loss and its gradient `dL/dlogits` (both shaped `[T, B, V]`), e.g. a regression on the last
-/// step only.
+/// [`seq_loss_and_grads`] with any loss of the output layer's values: `loss(logits)`
+/// returns the loss and its gradient `dL/dlogits` (both shaped `[T, B, V]`), e.g. a
+/// regression on the last step only.
 pub fn seq_loss_and_grads_with<M: SeqModel>(
     model: &M,
     x: ArrayView3<f64>,
@@ -272,19 +284,22 @@ pub fn seq_loss_and_grads_with<M: SeqModel>(
     let (loss, dlogits) = loss(logits.view());
     let (out, dy) = output_backward(model.output(), y.view(), dlogits.view());
     let (batch, hidden) = (x.dim().1, model.hidden_size());
-    let ds_n = StateOf::<M>::zeros(batch, hidden); // the loss does not read the final state
-    let (rnn, _dx, _ds0) = backward_seq::<M::Cell>(model.recurrent(), &caches, dy.view(), &ds_n);
+    // the loss does not read the final state
+    let ds_n = StateOf::<M>::zeros(batch, hidden);
+    let (rnn, _dx, _ds0) =
+        backward_seq::<M::Cell>(model.recurrent(), &caches, dy.view(), &ds_n);
     (loss, ModelGrads { rnn, out }, s_n)
 }
 // ANCHOR_END: seq_loss_and_grads
 
 // ANCHOR: truncated
-/// Truncated BPTT: the sequence is cut into windows of `k` steps. The hidden state flows across
-/// windows in the forward pass, but gradients stop at each window's start.
+/// Truncated BPTT: the sequence is cut into windows of `k` steps. The hidden state
+/// flows across windows in the forward pass, but gradients stop at each window's
+/// start.
 ///
-/// Shapes as in [`loss_and_grads`]; returns `(loss, grads, h_n)`. The loss is the same as full
-/// BPTT's; the gradient ignores every path that crosses a window boundary. With `k ≥ T` it
-/// is exactly full BPTT.
+/// Shapes as in [`loss_and_grads`]; returns `(loss, grads, h_n)`. The loss is the
+/// same as full BPTT's; the gradient ignores every path that crosses a window
+/// boundary. With `k ≥ T` it is exactly full BPTT.
 ///
 /// # Panics
 /// If `k == 0`.
@@ -310,7 +325,8 @@ pub fn truncated_loss_and_grads(
         );
         loss += window_loss;
         grads.accumulate(&window_grads);
-        h = h_end; // carried forward as a constant: no gradient flows back into the last window
+        // carried forward as a constant: no gradient flows back into the last window
+        h = h_end;
     }
     (loss, grads, h)
 }
@@ -333,8 +349,8 @@ mod tests {
     fn case(seed: u64, t: usize, b: usize, v: usize, h: usize) -> Case {
         let mut rng = seeded_rng(seed);
         let model = CharRnn::init(v, h, &mut rng);
-        let idx =
-            uniform_array::<_, _, _>((t + 1, b), 0.0, v as f64, &mut rng).mapv(|u: f64| u as usize);
+        let idx = uniform_array::<_, _, _>((t + 1, b), 0.0, v as f64, &mut rng)
+            .mapv(|u: f64| u as usize);
         Case {
             model,
             x: one_hot(idx.slice(s![..t, ..]), v),
@@ -351,7 +367,8 @@ mod tests {
     #[test]
     fn every_model_gradient_passes_the_check() {
         let c = case(20, 7, 2, 5, 4);
-        let (loss, g, dh0, _) = loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
+        let (loss, g, dh0, _) =
+            loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
         assert!((loss - loss_of(&c.model, &c)).abs() < 1e-12);
         let m = &c.model;
         assert_every_gradient(m, &g, |q| loss_of(q, &c));
@@ -361,13 +378,15 @@ mod tests {
         });
     }
 
-    /// The generic model loss (any cell through chapter 2's loop) is the hand-written one, to
-    /// the last bit, for chapter 1's RNN.
+    /// The generic model loss (any cell through chapter 2's loop) is the
+    /// hand-written one, to the last bit, for chapter 1's RNN.
     #[test]
     fn the_generic_model_loss_is_the_hand_written_one_for_the_rnn() {
         let c = case(22, 6, 2, 5, 4);
-        let (loss, g, _, h_n) = loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
-        let (loss2, g2, h_n2) = seq_loss_and_grads(&c.model, c.x.view(), c.targets.view(), &c.h0);
+        let (loss, g, _, h_n) =
+            loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
+        let (loss2, g2, h_n2) =
+            seq_loss_and_grads(&c.model, c.x.view(), c.targets.view(), &c.h0);
         assert_eq!(loss.to_bits(), loss2.to_bits());
         assert_eq!(g, g2);
         assert_eq!(h_n, h_n2);
@@ -379,8 +398,13 @@ mod tests {
         let (loss, full, _, h_n) =
             loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
         for k in [9, 10, 1000] {
-            let (tl, tg, th) =
-                truncated_loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view(), k);
+            let (tl, tg, th) = truncated_loss_and_grads(
+                &c.model,
+                c.x.view(),
+                c.targets.view(),
+                c.h0.view(),
+                k,
+            );
             assert_eq!(tl, loss, "k = {k}");
             assert_eq!(tg, full, "k = {k}: gradients differ");
             assert_eq!(th, h_n);
@@ -392,14 +416,20 @@ mod tests {
         let c = case(22, 12, 2, 5, 4);
         let (loss, full, _, h_n) =
             loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
-        let (tl, tg, th) =
-            truncated_loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view(), 3);
+        let (tl, tg, th) = truncated_loss_and_grads(
+            &c.model,
+            c.x.view(),
+            c.targets.view(),
+            c.h0.view(),
+            3,
+        );
         assert!(
             (tl - loss).abs() < 1e-12 * loss.abs(),
             "the forward pass must not change"
         );
         assert_eq!(th, h_n);
-        // The output layer sees each step's own state: its gradient does not depend on truncation.
+        // The output layer sees each step's own state: its gradient does not depend
+        // on truncation.
         assert!(
             (&tg.out.dweight_hy - &full.out.dweight_hy)
                 .mapv(f64::abs)
@@ -417,10 +447,16 @@ mod tests {
 
     #[test]
     fn truncated_gradient_is_the_sum_of_independent_window_gradients() {
-        // Window by window, with h carried as a constant, equals calling loss_and_grads per window.
+        // Window by window, with h carried as a constant, equals calling
+        // loss_and_grads per window.
         let c = case(23, 6, 2, 4, 3);
-        let (_, tg, _) =
-            truncated_loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view(), 4);
+        let (_, tg, _) = truncated_loss_and_grads(
+            &c.model,
+            c.x.view(),
+            c.targets.view(),
+            c.h0.view(),
+            4,
+        );
         let (_, g1, _, h4) = loss_and_grads(
             &c.model,
             c.x.slice(s![..4, .., ..]),
@@ -438,13 +474,15 @@ mod tests {
         assert_eq!(tg, sum);
     }
 
-    /// The source posts write the step loss as −s^t + log Σ_k e^{s^t_k}, without the target's
-    /// index on the first s^t. Read literally that is a vector with one entry per class; only
-    /// its entry at the target is the loss. Logits (1, 2, 3), target 0 (chapter 2's example).
+    /// The source posts write the step loss as −s^t + log Σ_k e^{s^t_k}, without the
+    /// target's index on the first s^t. Read literally that is a vector with one
+    /// entry per class; only its entry at the target is the loss. Logits (1, 2, 3),
+    /// target 0 (chapter 2's example).
     #[test]
     fn the_step_loss_needs_the_targets_index() {
         let logits = Array3::from_shape_vec((1, 1, 3), vec![1.0, 2.0, 3.0]).unwrap();
-        let (loss, dlogits) = sequence_loss(logits.view(), ndarray::array![[0usize]].view());
+        let (loss, dlogits) =
+            sequence_loss(logits.view(), ndarray::array![[0usize]].view());
         let log_sum = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
         assert!((log_sum - 3.407_606).abs() < 5e-7);
         let without_index = logits.mapv(|s| -s + log_sum); // one number per class
@@ -462,13 +500,15 @@ mod tests {
         }
     }
 
-    /// How much each window length changes the gradient (chapter 2's table): the relative
-    /// difference `‖truncated − full‖ / ‖full‖` of `dweight_hh`, `dweight_ih` and `dweight_hy`
-    /// on the problem of `shorter_windows_keep_the_loss_but_change_the_recurrent_gradient`.
+    /// How much each window length changes the gradient (chapter 2's table): the
+    /// relative difference `‖truncated − full‖ / ‖full‖` of `dweight_hh`,
+    /// `dweight_ih` and `dweight_hy` on the problem of
+    /// `shorter_windows_keep_the_loss_but_change_the_recurrent_gradient`.
     #[test]
     fn truncation_changes_the_input_and_recurrent_gradients_by_these_amounts() {
         let c = case(22, 12, 2, 5, 4);
-        let (_, full, _, _) = loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
+        let (_, full, _, _) =
+            loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view());
         let norm = |a: &Array2<f64>| a.mapv(|v| v * v).sum().sqrt();
         let rel = |a: &Array2<f64>, b: &Array2<f64>| norm(&(a - b)) / norm(b);
         // (k, dweight_hh, dweight_ih), to 3 digits as printed in the book
@@ -481,8 +521,13 @@ mod tests {
             (12, 0.0, 0.0),
         ];
         for (k, hh, ih) in table {
-            let (_, tg, _) =
-                truncated_loss_and_grads(&c.model, c.x.view(), c.targets.view(), c.h0.view(), k);
+            let (_, tg, _) = truncated_loss_and_grads(
+                &c.model,
+                c.x.view(),
+                c.targets.view(),
+                c.h0.view(),
+                k,
+            );
             let r_hh = rel(&tg.rnn.dweight_hh, &full.rnn.dweight_hh);
             let r_ih = rel(&tg.rnn.dweight_ih, &full.rnn.dweight_ih);
             assert!((r_hh - hh).abs() < 5e-4, "k = {k}: dweight_hh {r_hh}");

@@ -1,13 +1,14 @@
-//! Random problems for gradient checks and tests, drawn the same way everywhere: a layer with
-//! PyTorch's initialisation, an input sequence, an initial state and the upstream gradients.
+//! Random problems for gradient checks and tests, drawn the same way everywhere: a
+//! layer with PyTorch's initialisation, an input sequence, an initial state and the
+//! upstream gradients.
 
 use ch00_foundations::rng::uniform_array;
 use ch01_rnn::cell::LayerParams;
 use ndarray::{Array2, Array3};
 use rand::Rng;
 
-/// A random problem for a layer with `G` gate blocks. Shapes: `x: [T, B, I]`, `h0: [B, H]`,
-/// `dy: [T, B, H]`, `dh_n: [B, H]`.
+/// A random problem for a layer with `G` gate blocks. Shapes: `x: [T, B, I]`,
+/// `h0: [B, H]`, `dy: [T, B, H]`, `dh_n: [B, H]`.
 #[derive(Debug, Clone)]
 pub struct Problem<const G: usize> {
     /// The parameters.
@@ -23,9 +24,10 @@ pub struct Problem<const G: usize> {
 }
 
 impl<const G: usize> Problem<G> {
-    /// Draws, in this order: the parameters (PyTorch's initialisation, both weight matrices
-    /// times `scale`, so that large values saturate the gates), `x`, `h0`, `dy`, `dh_n`.
-    /// Anything else a test needs (an LSTM's `c0`) it draws from `rng` afterwards.
+    /// Draws, in this order: the parameters (PyTorch's initialisation, both weight
+    /// matrices times `scale`, so that large values saturate the gates), `x`, `h0`,
+    /// `dy`, `dh_n`. Anything else a test needs (an LSTM's `c0`) it draws from `rng`
+    /// afterwards.
     pub fn random<R: Rng + ?Sized>(
         rng: &mut R,
         (t, b, i, h): (usize, usize, usize, usize),

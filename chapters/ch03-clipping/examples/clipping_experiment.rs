@@ -1,18 +1,18 @@
-//! Trains the delayed-echo RNN twice with plain SGD, unclipped and clipped by global norm, and
-//! writes `chapters/ch03-clipping/data/clipping_experiment.csv` (the data of the chapter's
-//! figure).
+//! Trains the delayed-echo RNN twice with plain SGD, unclipped and clipped by global
+//! norm, and writes `chapters/ch03-clipping/data/clipping_experiment.csv` (the data
+//! of the chapter's figure).
 //!
 //! ```console
 //! cargo run --release -p ch03-clipping --example clipping_experiment
 //! cargo run --release -p ch03-clipping --example clipping_experiment -- --seeds 2 3 4 5
 //! ```
 //!
-//! With `--seeds`, it runs the same experiment with other seeds and prints only the summaries
-//! (nothing is written).
+//! With `--seeds`, it runs the same experiment with other seeds and prints only the
+//! summaries (nothing is written).
 
 use ch03_clipping::experiment::{
-    EXPERIMENT, ExperimentConfig, RunSummary, committed_csv_path, run_experiment, summarize_rows,
-    write_csv_atomic,
+    EXPERIMENT, ExperimentConfig, RunSummary, committed_csv_path, run_experiment,
+    summarize_rows, write_csv_atomic,
 };
 
 fn print_summary(name: &str, s: &RunSummary, c: &ExperimentConfig) {
@@ -46,11 +46,14 @@ fn main() -> std::io::Result<()> {
                 .map(|s| s.parse().expect("--seeds takes whole numbers"))
                 .collect(),
         ),
-        Some(other) => panic!("unknown argument `{other}`; the only option is --seeds N..."),
+        Some(other) => {
+            panic!("unknown argument `{other}`; the only option is --seeds N...")
+        }
     };
     let c = EXPERIMENT;
     println!("{c:?}");
-    let chance = (c.seq_len - c.delay) as f64 / c.seq_len as f64 * (c.symbols as f64).ln();
+    let chance =
+        (c.seq_len - c.delay) as f64 / c.seq_len as f64 * (c.symbols as f64).ln();
     println!(
         "loss of a model that knows the blanks but remembers nothing: {chance:.3} per character"
     );
@@ -68,7 +71,8 @@ fn main() -> std::io::Result<()> {
         Some(seeds) => {
             for seed in seeds {
                 let cs = ExperimentConfig { seed, ..c };
-                let (u, k) = summarize_rows(&run_experiment(&cs, cs.steps), cs.max_norm);
+                let (u, k) =
+                    summarize_rows(&run_experiment(&cs, cs.steps), cs.max_norm);
                 println!("seed {seed}:");
                 print_summary("unclipped", &u, &cs);
                 print_summary("clipped", &k, &cs);

@@ -1,4 +1,5 @@
-//! Prints the numbers behind the chapter's figure of gradient norms against distance.
+//! Prints the numbers behind the chapter's figure of gradient norms against
+//! distance.
 //!
 //! ```console
 //! cargo run --release -p ch03-clipping --example gradient_norms
@@ -50,5 +51,7 @@ fn main() {
         eig[eig.len() - 1],
         eig[eig.len() - 2]
     );
-    println!("fit rate: exp of the least-squares slope of ln ‖∂L/∂h_t‖ over k = 10 … {t}");
+    println!(
+        "fit rate: exp of the least-squares slope of ln ‖∂L/∂h_t‖ over k = 10 … {t}"
+    );
 }

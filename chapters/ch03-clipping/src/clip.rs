@@ -2,8 +2,9 @@
 
 use ch01_rnn::params::Tensors;
 
-/// A gradient entry that is NaN or infinite: training has already gone wrong, and clipping it
-/// would hide that (a NaN norm makes every scale NaN; an infinite one scales everything to 0).
+/// A gradient entry that is NaN or infinite: training has already gone wrong, and
+/// clipping it would hide that (a NaN norm makes every scale NaN; an infinite one
+/// scales everything to 0).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("non-finite gradient: {tensor}{index:?} = {value}")]
 pub struct NonFiniteGradient {
@@ -40,11 +41,12 @@ pub(crate) fn first_non_finite(grads: &impl Tensors) -> Option<NonFiniteGradient
 // ANCHOR: global_norm
 /// The L2 norm of all entries of all tensors together: `√(Σ_k ‖g_k‖²)`.
 ///
-/// It is computed as `m · √(Σ (g/m)²)` with `m` the largest `|g|`, so no square overflows (an
-/// entry of `1e160` squared is `inf` in `f64`) or underflows to zero. NaN anywhere gives NaN;
-/// an infinite entry gives `inf`.
+/// It is computed as `m · √(Σ (g/m)²)` with `m` the largest `|g|`, so no square
+/// overflows (an entry of `1e160` squared is `inf` in `f64`) or underflows to zero.
+/// NaN anywhere gives NaN; an infinite entry gives `inf`.
 pub fn global_norm(grads: &impl Tensors) -> f64 {
-    // BEGIN SOLUTION ex 3.1: the L2 norm of every entry of every tensor, scaled so it cannot overflow
+    // BEGIN SOLUTION ex 3.1: the L2 norm of every entry of every tensor, scaled so
+    //   it cannot overflow
     let tensors = grads.tensors();
     let entries = || tensors.iter().flat_map(|(_, t)| t.iter().copied());
     let largest = entries().fold(0.0f64, |m, v| {
@@ -57,16 +59,18 @@ pub fn global_norm(grads: &impl Tensors) -> f64 {
     if largest.is_nan() || largest == 0.0 || largest.is_infinite() {
         return largest;
     }
-    let scaled_sum: f64 = entries().map(|v| (v / largest).powi(2)).sum(); // each term ≤ 1
+    // each term ≤ 1
+    let scaled_sum: f64 = entries().map(|v| (v / largest).powi(2)).sum();
     largest * scaled_sum.sqrt()
     // END SOLUTION
 }
 // ANCHOR_END: global_norm
 
 // ANCHOR: clip_by_global_norm
-/// If the global norm exceeds `max_norm`, scales every tensor by `max_norm / norm`: the
-/// direction of the whole gradient is kept and only its length is capped. With
-/// `max_norm = f64::INFINITY` it never rescales but still refuses a non-finite gradient.
+/// If the global norm exceeds `max_norm`, scales every tensor by `max_norm / norm`:
+/// the direction of the whole gradient is kept and only its length is capped. With
+/// `max_norm = f64::INFINITY` it never rescales but still refuses a non-finite
+/// gradient.
 ///
 /// # Errors
 /// A NaN or infinite entry, named; the gradient is left untouched.
@@ -77,7 +81,8 @@ pub fn clip_by_global_norm(
     grads: &mut impl Tensors,
     max_norm: f64,
 ) -> Result<ClipReport, NonFiniteGradient> {
-    // BEGIN SOLUTION ex 3.2: refuse non-finite gradients, then scale every tensor by max_norm / norm if the norm is larger
+    // BEGIN SOLUTION ex 3.2: refuse non-finite gradients, then scale every tensor by
+    //   max_norm / norm if the norm is larger
     assert!(max_norm > 0.0, "max_norm must be positive, got {max_norm}");
     if let Some(bad) = first_non_finite(grads) {
         return Err(bad);
@@ -104,14 +109,18 @@ pub fn clip_by_global_norm(
 // ANCHOR: clip_by_value
 /// Clamps every entry to `[-limit, limit]`. Returns how many entries were changed.
 ///
-/// Unlike [`clip_by_global_norm`], this changes the gradient's direction whenever it clips.
+/// Unlike [`clip_by_global_norm`], this changes the gradient's direction whenever it
+/// clips.
 ///
 /// # Errors
 /// A NaN or infinite entry, named; the gradient is left untouched.
 ///
 /// # Panics
 /// If `limit` is not positive.
-pub fn clip_by_value(grads: &mut impl Tensors, limit: f64) -> Result<usize, NonFiniteGradient> {
+pub fn clip_by_value(
+    grads: &mut impl Tensors,
+    limit: f64,
+) -> Result<usize, NonFiniteGradient> {
     assert!(limit > 0.0, "limit must be positive, got {limit}");
     if let Some(bad) = first_non_finite(grads) {
         return Err(bad);
@@ -243,14 +252,16 @@ mod tests {
         assert!(flat(&g).iter().all(|v| v.abs() <= 1.0));
     }
 
-    /// One source post writes value clipping as `g_i` if `g_i ≤ v`, else `sign(g_i) · v`: without
-    /// the absolute value, a large negative entry passes unclipped.
+    /// One source post writes value clipping as `g_i` if `g_i ≤ v`, else
+    /// `sign(g_i) · v`: without the absolute value, a large negative entry passes
+    /// unclipped.
     #[test]
     fn value_clipping_clamps_large_negative_entries_too() {
         let mut g = some_grads();
         g.rnn.dbias_ih[0] = -10.0;
         g.rnn.dbias_ih[1] = 10.0;
-        let posts_rule = |v: f64, limit: f64| if v <= limit { v } else { v.signum() * limit };
+        let posts_rule =
+            |v: f64, limit: f64| if v <= limit { v } else { v.signum() * limit };
         assert_eq!(posts_rule(-10.0, 1.0), -10.0); // left as it is
         clip_by_value(&mut g, 1.0).unwrap();
         assert_eq!((g.rnn.dbias_ih[0], g.rnn.dbias_ih[1]), (-1.0, 1.0));

@@ -1,17 +1,19 @@
 //! Vanishing and exploding gradients, measured with chapter 2's backward pass.
 //!
-//! The loss reads only the last state, `L = dy · h_T`. Its gradient at an earlier state is
+//! The loss reads only the last state, `L = dy · h_T`. Its gradient at an earlier
+//! state is
 //!
 //! ```text
 //! ∂L/∂h_t = dy · ∂h_T/∂h_t,   ∂h_T/∂h_t = diag(1 − h_T²) W_hh · … · diag(1 − h_{t+1}²) W_hh
 //! ```
 //!
-//! a product of `k = T − t` factors. This module builds RNNs whose `W_hh` has a chosen spectral
-//! radius `ρ`, runs them in two regimes (tanh nearly linear, or saturated), and measures
-//! `‖∂L/∂h_t‖` against the distance `k` with [`ch02_bptt::backward()`].
+//! a product of `k = T − t` factors. This module builds RNNs whose `W_hh` has a
+//! chosen spectral radius `ρ`, runs them in two regimes (tanh nearly linear, or
+//! saturated), and measures `‖∂L/∂h_t‖` against the distance `k` with
+//! [`ch02_bptt::backward()`].
 //!
-//! The module uses no other part of this crate, so the book's builder can compile it as it is to
-//! draw the chapter's figure.
+//! The module uses no other part of this crate, so the book's builder can compile it
+//! as it is to draw the chapter's figure.
 
 use ch00_foundations::rng::{seeded_rng, uniform_array};
 use ch01_rnn::cell::{RnnCache, RnnParams, forward};
@@ -26,29 +28,35 @@ pub const DYNAMICS_INPUT: usize = 8;
 pub const FIGURE_RHOS: [f64; 3] = [0.8, 1.0, 1.2];
 /// Sequence length `T` of the chapter's figure: distances `k = 0 … T`.
 pub const FIGURE_SEQ_LEN: usize = 60;
-/// Seed of the weights and inputs of the figure (the same for every `ρ` and both regimes).
+/// Seed of the weights and inputs of the figure (the same for every `ρ` and both
+/// regimes).
 pub const FIGURE_SEED: u64 = 3;
-/// Input scale of the linear regime: entries of `x` lie in `[−s, s]`, so every `|h| ≪ 1`.
+/// Input scale of the linear regime: entries of `x` lie in `[−s, s]`, so every
+/// `|h| ≪ 1`.
 pub const LINEAR_INPUT_SCALE: f64 = 1e-6;
-/// Input scale of the saturated regime: with these inputs about one `h` in five has `|h| > 0.95`,
-/// and the mean slope `1 − h²` is about 0.49 (see `examples/gradient_norms.rs`).
+/// Input scale of the saturated regime: with these inputs about one `h` in five has
+/// `|h| > 0.95`, and the mean slope `1 − h²` is about 0.49 (see
+/// `examples/gradient_norms.rs`).
 pub const SATURATED_INPUT_SCALE: f64 = 8.0;
 
 /// How hard the inputs drive the tanh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Regime {
-    /// Tiny inputs, zero biases, `h_0 = 0`: every `|h| ≪ 1`, so `tanh' = 1 − h² ≈ 1`.
+    /// Tiny inputs, zero biases, `h_0 = 0`: every `|h| ≪ 1`, so
+    /// `tanh' = 1 − h² ≈ 1`.
     Linear,
-    /// Large inputs and PyTorch's random biases: many `|h|` near 1, so many `1 − h² ≪ 1`.
+    /// Large inputs and PyTorch's random biases: many `|h|` near 1, so many
+    /// `1 − h² ≪ 1`.
     Saturated,
 }
 
 // ANCHOR: symmetric_eigenvalues
-/// The eigenvalues of a **symmetric** matrix, in ascending order, by Jacobi's method.
+/// The eigenvalues of a **symmetric** matrix, in ascending order, by Jacobi's
+/// method.
 ///
-/// Each rotation zeroes one off-diagonal pair; sweeps over every pair repeat until the matrix is
-/// diagonal to rounding, and the diagonal is then the spectrum. A few sweeps suffice for
-/// `H = 32`. Shapes: `w: [H, H]` → `H` eigenvalues.
+/// Each rotation zeroes one off-diagonal pair; sweeps over every pair repeat until
+/// the matrix is diagonal to rounding, and the diagonal is then the spectrum. A few
+/// sweeps suffice for `H = 32`. Shapes: `w: [H, H]` → `H` eigenvalues.
 ///
 /// # Panics
 /// If `w` is not square and symmetric (a programmer error).
@@ -59,7 +67,8 @@ pub fn symmetric_eigenvalues(w: ArrayView2<f64>) -> Vec<f64> {
         w.indexed_iter().all(|((i, j), &v)| v == w[[j, i]]),
         "symmetric_eigenvalues: W must be symmetric"
     );
-    let mut a: Vec<f64> = w.iter().copied().collect(); // row-major: a[i * n + j] = W[i, j]
+    // row-major: a[i * n + j] = W[i, j]
+    let mut a: Vec<f64> = w.iter().copied().collect();
     let total: f64 = a.iter().map(|v| v * v).sum();
     let mut last_off = f64::INFINITY;
     loop {
@@ -67,7 +76,8 @@ pub fn symmetric_eigenvalues(w: ArrayView2<f64>) -> Vec<f64> {
             .filter(|ij| ij / n != ij % n)
             .map(|ij| a[ij] * a[ij])
             .sum();
-        // Done when the off-diagonal part is rounding noise, or has stopped shrinking.
+        // Done when the off-diagonal part is rounding noise, or has stopped
+        // shrinking.
         if off <= f64::EPSILON * f64::EPSILON * total || off >= last_off {
             break;
         }
@@ -78,9 +88,11 @@ pub fn symmetric_eigenvalues(w: ArrayView2<f64>) -> Vec<f64> {
                 if apq == 0.0 {
                     continue;
                 }
-                // The rotation in the (p, q) plane with tan φ = t makes a[p, q] zero.
+                // The rotation in the (p, q) plane with tan φ = t makes a[p, q]
+                // zero.
                 let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t =
+                    theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
                 for k in 0..n {
@@ -103,8 +115,8 @@ pub fn symmetric_eigenvalues(w: ArrayView2<f64>) -> Vec<f64> {
 // ANCHOR_END: symmetric_eigenvalues
 
 // ANCHOR: spectral_radius
-/// The spectral radius `max |λ|` of a symmetric matrix. For a symmetric matrix it is also the
-/// spectral norm `‖W‖ = max ‖W v‖ / ‖v‖`. Shapes: `w: [H, H]`.
+/// The spectral radius `max |λ|` of a symmetric matrix. For a symmetric matrix it is
+/// also the spectral norm `‖W‖ = max ‖W v‖ / ‖v‖`. Shapes: `w: [H, H]`.
 pub fn spectral_radius_symmetric(w: ArrayView2<f64>) -> f64 {
     symmetric_eigenvalues(w)
         .into_iter()
@@ -115,9 +127,9 @@ pub fn spectral_radius_symmetric(w: ArrayView2<f64>) -> f64 {
 // ANCHOR: symmetric_with_radius
 /// `W_hh` made symmetric, `(A + Aᵀ)/2`, then rescaled to spectral radius `rho`.
 ///
-/// A symmetric matrix has real eigenvalues and orthogonal eigenvectors, so its spectral radius
-/// equals its spectral norm: `ρ` is both the long-run growth rate of `W^k` and the bound
-/// `‖W^k v‖ ≤ ρ^k ‖v‖`. Shapes: `a: [H, H]` → `[H, H]`.
+/// A symmetric matrix has real eigenvalues and orthogonal eigenvectors, so its
+/// spectral radius equals its spectral norm: `ρ` is both the long-run growth rate of
+/// `W^k` and the bound `‖W^k v‖ ≤ ρ^k ‖v‖`. Shapes: `a: [H, H]` → `[H, H]`.
 pub fn symmetric_with_radius(a: ArrayView2<f64>, rho: f64) -> Array2<f64> {
     let sym = (&a + &a.t()) * 0.5;
     let radius = spectral_radius_symmetric(sym.view());
@@ -125,7 +137,8 @@ pub fn symmetric_with_radius(a: ArrayView2<f64>, rho: f64) -> Array2<f64> {
 }
 // ANCHOR_END: symmetric_with_radius
 
-/// One measurement: an RNN, an input sequence, and the loss's gradient at the last state.
+/// One measurement: an RNN, an input sequence, and the loss's gradient at the last
+/// state.
 #[derive(Debug, Clone)]
 pub struct DynamicsCase {
     /// The RNN, with a symmetric `W_hh` of spectral radius `ρ`.
@@ -138,16 +151,23 @@ pub struct DynamicsCase {
     pub dy_last: Array2<f64>,
 }
 
-/// Builds the RNN and inputs for spectral radius `rho` in `regime`, with `seq_len` steps.
+/// Builds the RNN and inputs for spectral radius `rho` in `regime`, with `seq_len`
+/// steps.
 ///
-/// The same `seed` gives the same weight directions, inputs and `dy` for every `rho`: only the
-/// scale of `W_hh` changes. Shapes: `x: [T, 1, I]`, `h0: [1, H]`, `dy_last: [1, H]` with
-/// `H = DYNAMICS_HIDDEN`, `I = DYNAMICS_INPUT`.
-pub fn dynamics_case(rho: f64, regime: Regime, seq_len: usize, seed: u64) -> DynamicsCase {
+/// The same `seed` gives the same weight directions, inputs and `dy` for every
+/// `rho`: only the scale of `W_hh` changes. Shapes: `x: [T, 1, I]`, `h0: [1, H]`,
+/// `dy_last: [1, H]` with `H = DYNAMICS_HIDDEN`, `I = DYNAMICS_INPUT`.
+pub fn dynamics_case(
+    rho: f64,
+    regime: Regime,
+    seq_len: usize,
+    seed: u64,
+) -> DynamicsCase {
     let (h, i) = (DYNAMICS_HIDDEN, DYNAMICS_INPUT);
     let mut rng = seeded_rng(seed);
     let mut params = RnnParams::init(i, h, &mut rng);
-    params.weight_hh = symmetric_with_radius(params.weight_hh.view(), rho); // PyTorch's, reshaped
+    // PyTorch's, reshaped
+    params.weight_hh = symmetric_with_radius(params.weight_hh.view(), rho);
     let unit_x: Array3<f64> = uniform_array((seq_len, 1, i), -1.0, 1.0, &mut rng);
     let mut dy_last: Array2<f64> = uniform_array((1, h), -1.0, 1.0, &mut rng);
     dy_last /= dy_last.mapv(|v| v * v).sum().sqrt();
@@ -168,21 +188,23 @@ pub fn dynamics_case(rho: f64, regime: Regime, seq_len: usize, seed: u64) -> Dyn
 }
 
 // ANCHOR: grad_norms_by_distance
-/// `‖∂L/∂h_t‖` for `L = dy_last · h_T`, indexed by the distance `k = T − t` (`k = 0 … T`).
+/// `‖∂L/∂h_t‖` for `L = dy_last · h_T`, indexed by the distance `k = T − t`
+/// (`k = 0 … T`).
 ///
-/// Chapter 2's [`backward`] is called once per step, on a one-step cache, from the last step to
-/// the first: each call takes `∂L/∂h_{t+1}` as that step's `dy` and returns `∂L/∂h_t` as its
-/// `dh0`. Chained this way it computes exactly what one call over the whole sequence computes
-/// (with `dy` zero except at the last step), but hands over every intermediate gradient.
-/// Shapes: `x: [T, B, I]`, `h0: [B, H]`, `dy_last: [B, H]` → `T + 1` norms (Frobenius over the
-/// batch).
+/// Chapter 2's [`backward`] is called once per step, on a one-step cache, from the
+/// last step to the first: each call takes `∂L/∂h_{t+1}` as that step's `dy` and
+/// returns `∂L/∂h_t` as its `dh0`. Chained this way it computes exactly what one
+/// call over the whole sequence computes (with `dy` zero except at the last step),
+/// but hands over every intermediate gradient. Shapes: `x: [T, B, I]`, `h0: [B, H]`,
+/// `dy_last: [B, H]` → `T + 1` norms (Frobenius over the batch).
 pub fn grad_norms_by_distance(
     p: &RnnParams,
     x: ArrayView3<f64>,
     h0: ArrayView2<f64>,
     dy_last: ArrayView2<f64>,
 ) -> Vec<f64> {
-    // BEGIN SOLUTION ex 3.3: one forward pass, then walk back one step at a time and record each norm
+    // BEGIN SOLUTION ex 3.3: one forward pass, then walk back one step at a time and
+    //   record each norm
     let (_, _, cache) = forward(p, x, h0);
     let norm = |a: &Array2<f64>| a.mapv(|v| v * v).sum().sqrt();
     let mut dh = dy_last.to_owned(); // k = 0: ∂L/∂h_T = dy
@@ -216,14 +238,16 @@ pub struct NormCurve {
     pub mean_dtanh: f64,
     /// Largest `|h|` over every unit and step.
     pub max_abs_h: f64,
-    /// Fraction of units and steps with `1 − h² < 0.1`, i.e. `|h| > 0.95`: saturated.
+    /// Fraction of units and steps with `1 − h² < 0.1`, i.e. `|h| > 0.95`:
+    /// saturated.
     pub frac_saturated: f64,
 }
 
 /// Measures the curve of [`dynamics_case`]`(rho, regime, seq_len, seed)`.
 pub fn norm_curve(rho: f64, regime: Regime, seq_len: usize, seed: u64) -> NormCurve {
     let c = dynamics_case(rho, regime, seq_len, seed);
-    let norms = grad_norms_by_distance(&c.params, c.x.view(), c.h0.view(), c.dy_last.view());
+    let norms =
+        grad_norms_by_distance(&c.params, c.x.view(), c.h0.view(), c.dy_last.view());
     let (y, _, _) = forward(&c.params, c.x.view(), c.h0.view());
     NormCurve {
         rho,
@@ -231,28 +255,30 @@ pub fn norm_curve(rho: f64, regime: Regime, seq_len: usize, seed: u64) -> NormCu
         norms,
         mean_dtanh: y.mapv(|h| 1.0 - h * h).mean().unwrap_or(1.0),
         max_abs_h: y.iter().fold(0.0f64, |m, &h| m.max(h.abs())),
-        frac_saturated: y.iter().filter(|&&h| 1.0 - h * h < 0.1).count() as f64 / y.len() as f64,
+        frac_saturated: y.iter().filter(|&&h| 1.0 - h * h < 0.1).count() as f64
+            / y.len() as f64,
     }
 }
 
-/// Every curve of the chapter's figure: each of [`FIGURE_RHOS`] in the linear regime, then each
-/// in the saturated regime.
+/// Every curve of the chapter's figure: each of [`FIGURE_RHOS`] in the linear
+/// regime, then each in the saturated regime.
 pub fn figure_curves() -> Vec<NormCurve> {
     [Regime::Linear, Regime::Saturated]
         .into_iter()
         .flat_map(|regime| {
-            FIGURE_RHOS.map(|rho| norm_curve(rho, regime, FIGURE_SEQ_LEN, FIGURE_SEED))
+            FIGURE_RHOS
+                .map(|rho| norm_curve(rho, regime, FIGURE_SEQ_LEN, FIGURE_SEED))
         })
         .collect()
 }
 
 // ANCHOR: fitted_rate
-/// The factor per step of a geometric fit `norms[k] ≈ c · r^k` over `k ∈ from..=to`: `r` is
-/// `exp` of the least-squares slope of `ln norms[k]` against `k`.
+/// The factor per step of a geometric fit `norms[k] ≈ c · r^k` over `k ∈ from..=to`:
+/// `r` is `exp` of the least-squares slope of `ln norms[k]` against `k`.
 ///
 /// # Panics
-/// If the range has fewer than two points, runs past `norms`, or holds a norm that is not
-/// positive and finite.
+/// If the range has fewer than two points, runs past `norms`, or holds a norm that
+/// is not positive and finite.
 pub fn fitted_rate(norms: &[f64], from: usize, to: usize) -> f64 {
     assert!(
         from < to && to < norms.len(),
@@ -275,9 +301,10 @@ pub fn fitted_rate(norms: &[f64], from: usize, to: usize) -> f64 {
 }
 // ANCHOR_END: fitted_rate
 
-/// The bound `‖∂L/∂h_t‖ ≤ ‖dy‖ · Π_s (γ_s ‖W_hh‖)` for every distance, where `γ_s` is the largest
-/// `1 − h²` of step `s` over units and batch rows, and `‖W_hh‖` is the spectral norm (given as
-/// `w_norm`). Shapes as in [`grad_norms_by_distance`]; returns `T + 1` bounds.
+/// The bound `‖∂L/∂h_t‖ ≤ ‖dy‖ · Π_s (γ_s ‖W_hh‖)` for every distance, where `γ_s`
+/// is the largest `1 − h²` of step `s` over units and batch rows, and `‖W_hh‖` is
+/// the spectral norm (given as `w_norm`). Shapes as in [`grad_norms_by_distance`];
+/// returns `T + 1` bounds.
 pub fn norm_bounds(
     p: &RnnParams,
     x: ArrayView3<f64>,

@@ -1,10 +1,11 @@
-//! The clipping experiment: the same model trained twice with plain SGD, once without clipping
-//! and once with [`clip_by_global_norm`], on a task that needs memory.
+//! The clipping experiment: the same model trained twice with plain SGD, once
+//! without clipping and once with [`clip_by_global_norm`], on a task that needs
+//! memory.
 //!
-//! The task is a delayed echo. Each sequence is `T` random symbols; the target at step `t` is the
-//! symbol read `D` steps earlier, and a blank for the first `D` steps. A model that solves it
-//! must carry each symbol across `D` steps, which is what makes `W_hh` grow and the gradient
-//! explode.
+//! The task is a delayed echo. Each sequence is `T` random symbols; the target at
+//! step `t` is the symbol read `D` steps earlier, and a blank for the first `D`
+//! steps. A model that solves it must carry each symbol across `D` steps, which is
+//! what makes `W_hh` grow and the gradient explode.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,7 +25,8 @@ use crate::clip::{clip_by_global_norm, global_norm};
 pub struct ExperimentConfig {
     /// Seed of the initial weights and of every batch.
     pub seed: u64,
-    /// Number of distinct symbols; the vocabulary is these plus a blank, `V = symbols + 1`.
+    /// Number of distinct symbols; the vocabulary is these plus a blank,
+    /// `V = symbols + 1`.
     pub symbols: usize,
     /// The delay `D` of the echo.
     pub delay: usize,
@@ -62,7 +64,8 @@ pub const EXPERIMENT: ExperimentConfig = ExperimentConfig {
 pub struct Row {
     /// Steps taken before this one (0 for the initial weights).
     pub step: usize,
-    /// Mean loss per character of the unclipped run; `None` once that run has stopped.
+    /// Mean loss per character of the unclipped run; `None` once that run has
+    /// stopped.
     pub loss_unclipped: Option<f64>,
     /// Mean loss per character of the clipped run.
     pub loss_clipped: Option<f64>,
@@ -96,7 +99,8 @@ pub fn echo_batch<R: rand::Rng + ?Sized>(
 /// Plain SGD: `θ ← θ − lr · g`, tensor by tensor.
 ///
 /// # Panics
-/// If `grads` does not list tensors of the same shapes, in the same order, as `params`.
+/// If `grads` does not list tensors of the same shapes, in the same order, as
+/// `params`.
 pub fn sgd_step(params: &mut impl Tensors, grads: &impl Tensors, lr: f64) {
     let (mut ps, gs) = (params.tensors_mut(), grads.tensors());
     assert_eq!(ps.len(), gs.len(), "SGD: parameters and gradients differ");
@@ -120,9 +124,15 @@ struct Run {
 }
 
 impl Run {
-    /// The mean loss on the batch and the gradient's norm before clipping; then clips and updates.
-    /// Stops the run (and returns non-finite values) on a non-finite loss or gradient.
-    fn step(&mut self, x: &Array3<f64>, targets: &Array2<usize>, lr: f64) -> (f64, f64) {
+    /// The mean loss on the batch and the gradient's norm before clipping; then
+    /// clips and updates. Stops the run (and returns non-finite values) on a
+    /// non-finite loss or gradient.
+    fn step(
+        &mut self,
+        x: &Array3<f64>,
+        targets: &Array2<usize>,
+        lr: f64,
+    ) -> (f64, f64) {
         let (t, b, _) = x.dim();
         let h0 = Array2::zeros((b, self.model.hidden_size()));
         let (loss, mut grads, _, _) =
@@ -142,7 +152,8 @@ impl Run {
                 (loss, report.norm_before)
             }
             Err(_non_finite) => {
-                self.stopped = true; // refuse to step with a NaN or infinite gradient
+                // refuse to step with a NaN or infinite gradient
+                self.stopped = true;
                 (loss, global_norm(&grads))
             }
         }
@@ -150,8 +161,8 @@ impl Run {
 }
 // ANCHOR_END: run_step
 
-/// Runs both trainings for `steps` steps (usually `config.steps`), from PyTorch-style initial
-/// weights drawn with `config.seed`. See [`train_both`].
+/// Runs both trainings for `steps` steps (usually `config.steps`), from
+/// PyTorch-style initial weights drawn with `config.seed`. See [`train_both`].
 pub fn run_experiment(config: &ExperimentConfig, steps: usize) -> Vec<Row> {
     let mut rng = seeded_rng(config.seed);
     let model = CharRnn::init(config.symbols + 1, config.hidden, &mut rng);
@@ -159,12 +170,13 @@ pub fn run_experiment(config: &ExperimentConfig, steps: usize) -> Vec<Row> {
 }
 
 // ANCHOR: train_both
-/// Trains two copies of `model` for `steps` steps with plain SGD, on the same batches drawn
-/// from `rng`: one unclipped, one clipped to `config.max_norm`. Returns one [`Row`] per step.
+/// Trains two copies of `model` for `steps` steps with plain SGD, on the same
+/// batches drawn from `rng`: one unclipped, one clipped to `config.max_norm`.
+/// Returns one [`Row`] per step.
 ///
-/// The unclipped run is clipping with an infinite threshold: it never rescales, but it still
-/// refuses a non-finite gradient. A run that meets a NaN or infinite loss or gradient records
-/// it and stops; its later fields are `None`.
+/// The unclipped run is clipping with an infinite threshold: it never rescales, but
+/// it still refuses a non-finite gradient. A run that meets a NaN or infinite loss
+/// or gradient records it and stops; its later fields are `None`.
 pub fn train_both<R: rand::Rng + ?Sized>(
     config: &ExperimentConfig,
     model: CharRnn,
@@ -210,13 +222,15 @@ pub fn train_both<R: rand::Rng + ?Sized>(
 pub struct RunSummary {
     /// Mean loss over the first 100 steps.
     pub first_100: f64,
-    /// The lowest mean loss over 100 consecutive steps, and the first step of that window.
+    /// The lowest mean loss over 100 consecutive steps, and the first step of that
+    /// window.
     pub best_100: (f64, usize),
     /// Mean loss over the last 100 steps the run took.
     pub last_100: f64,
     /// The largest gradient norm (before clipping) and its step.
     pub max_grad_norm: (f64, usize),
-    /// Steps whose gradient norm exceeded `max_norm` (so the clipped run rescaled it).
+    /// Steps whose gradient norm exceeded `max_norm` (so the clipped run rescaled
+    /// it).
     pub steps_above: usize,
     /// Steps the run took before it stopped (all of them if it never stopped).
     pub steps_taken: usize,
@@ -224,12 +238,16 @@ pub struct RunSummary {
     pub stopped: bool,
 }
 
-/// Summarizes one run's columns: `loss` and `grad_norm` (per step, `None` once stopped), with
-/// the threshold `max_norm` for [`RunSummary::steps_above`].
+/// Summarizes one run's columns: `loss` and `grad_norm` (per step, `None` once
+/// stopped), with the threshold `max_norm` for [`RunSummary::steps_above`].
 ///
 /// # Panics
 /// If the run took fewer than 100 steps.
-pub fn summarize(loss: &[Option<f64>], grad_norm: &[Option<f64>], max_norm: f64) -> RunSummary {
+pub fn summarize(
+    loss: &[Option<f64>],
+    grad_norm: &[Option<f64>],
+    max_norm: f64,
+) -> RunSummary {
     let taken: Vec<f64> = loss.iter().map_while(|v| *v).collect();
     let norms: Vec<f64> = grad_norm.iter().map_while(|v| *v).collect();
     let n = taken.len();
@@ -286,8 +304,8 @@ fn format_value(v: Option<f64>) -> String {
     }
 }
 
-/// The rows as CSV text: a header line, then one line per row. A stopped run's fields are
-/// empty; NaN and infinities are written `nan`, `inf`, `-inf`.
+/// The rows as CSV text: a header line, then one line per row. A stopped run's
+/// fields are empty; NaN and infinities are written `nan`, `inf`, `-inf`.
 pub fn to_csv(rows: &[Row]) -> String {
     let mut out = String::from(CSV_HEADER);
     out.push('\n');
@@ -299,7 +317,8 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.grad_norm_clipped,
         ]
         .map(format_value);
-        writeln!(out, "{},{}", r.step, fields.join(",")).expect("writing to a String");
+        writeln!(out, "{},{}", r.step, fields.join(","))
+            .expect("writing to a String");
     }
     out
 }
@@ -317,7 +336,8 @@ pub struct CsvError {
 /// Reads what [`to_csv`] wrote.
 ///
 /// # Errors
-/// A wrong header, a wrong number of fields, or a field that is not a number, with its line.
+/// A wrong header, a wrong number of fields, or a field that is not a number, with
+/// its line.
 pub fn from_csv(text: &str) -> Result<Vec<Row>, CsvError> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
@@ -342,9 +362,9 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, CsvError> {
         if fields.len() != 5 {
             return Err(err(format!("expected 5 fields, found {}", fields.len())));
         }
-        let step = fields[0]
-            .parse()
-            .map_err(|_| err(format!("step `{}` is not a whole number", fields[0])))?;
+        let step = fields[0].parse().map_err(|_| {
+            err(format!("step `{}` is not a whole number", fields[0]))
+        })?;
         let value = |s: &str| -> Result<Option<f64>, CsvError> {
             if s.is_empty() {
                 Ok(None)
@@ -365,8 +385,8 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, CsvError> {
     Ok(rows)
 }
 
-/// Writes `rows` to `path` atomically (chapter 0's [`write_atomic`]): a reader never sees half a
-/// file.
+/// Writes `rows` to `path` atomically (chapter 0's [`write_atomic`]): a reader never
+/// sees half a file.
 ///
 /// # Errors
 /// Any I/O error, with the path.
@@ -377,8 +397,8 @@ pub fn write_csv_atomic(rows: &[Row], path: &Path) -> std::io::Result<()> {
 /// Reads the experiment's CSV at `path`.
 ///
 /// # Errors
-/// A file that cannot be read (the message says how to make it) or is not what [`to_csv`]
-/// writes (the message names the file and the line).
+/// A file that cannot be read (the message says how to make it) or is not what
+/// [`to_csv`] writes (the message names the file and the line).
 pub fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
@@ -400,10 +420,11 @@ mod tests {
     use super::*;
     use ch02_bptt::model::ModelGrads;
 
-    /// How far a value recomputed now may be from the committed one. On the machine that wrote
-    /// the file they are bit-identical. Another CPU may pick another matrix-multiply kernel
-    /// (FMA or not, another blocking), which rounds differently in the last bits; any change to
-    /// the code or the settings moves the values by far more than this.
+    /// How far a value recomputed now may be from the committed one. On the machine
+    /// that wrote the file they are bit-identical. Another CPU may pick another
+    /// matrix-multiply kernel (FMA or not, another blocking), which rounds
+    /// differently in the last bits; any change to the code or the settings moves
+    /// the values by far more than this.
     const REPRODUCE_RTOL: f64 = 1e-12;
 
     fn committed_rows() -> Vec<Row> {
@@ -416,8 +437,12 @@ mod tests {
     fn same(a: Option<f64>, b: Option<f64>) -> bool {
         match (a, b) {
             (None, None) => true,
-            (Some(a), Some(b)) if a.is_nan() || b.is_nan() => a.is_nan() && b.is_nan(),
-            (Some(a), Some(b)) => a == b || (a - b).abs() <= REPRODUCE_RTOL * b.abs(),
+            (Some(a), Some(b)) if a.is_nan() || b.is_nan() => {
+                a.is_nan() && b.is_nan()
+            }
+            (Some(a), Some(b)) => {
+                a == b || (a - b).abs() <= REPRODUCE_RTOL * b.abs()
+            }
             _ => false,
         }
     }
@@ -459,8 +484,8 @@ mod tests {
         let (unclipped, clipped) = summarize_rows(&rows, EXPERIMENT.max_norm);
         // Both start near ln 9 ≈ 2.2 and learn at first.
         assert!(unclipped.best_100.0 < 1.0 && unclipped.best_100.1 < 500);
-        // The unclipped run meets gradients thousands of times the threshold and ends worse than
-        // a model that remembers nothing (1.733).
+        // The unclipped run meets gradients thousands of times the threshold and
+        // ends worse than a model that remembers nothing (1.733).
         assert!(unclipped.max_grad_norm.0 > 1e3);
         assert!(unclipped.last_100 > 2.5);
         // The clipped run meets large gradients too, but solves the task.
@@ -490,7 +515,10 @@ mod tests {
         assert_eq!(csv.lines().nth(1), Some("0,nan,nan,nan,nan"));
         assert_eq!(csv.lines().nth(2), Some("1,,,,"));
         let back = from_csv(&csv).unwrap();
-        assert!(back[0].loss_clipped.unwrap().is_nan() && back[2].grad_norm_clipped.is_none());
+        assert!(
+            back[0].loss_clipped.unwrap().is_nan()
+                && back[2].grad_norm_clipped.is_none()
+        );
     }
 
     #[test]
@@ -500,7 +528,8 @@ mod tests {
             max_norm: 1.0,
             stopped: false,
         };
-        run.model.out.bias_y[0] = f64::INFINITY; // logits inf: the loss is NaN or inf
+        // logits inf: the loss is NaN or inf
+        run.model.out.bias_y[0] = f64::INFINITY;
         let x = ch01_rnn::data::one_hot(ndarray::array![[0usize], [1]].view(), 3);
         let before = run.model.clone();
         let (loss, _) = run.step(&x, &ndarray::array![[1usize], [2]], 0.1);
@@ -542,7 +571,8 @@ mod tests {
 
     #[test]
     fn write_csv_atomic_replaces_the_file_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("ch03-csv-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("ch03-csv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("out.csv");
         let rows = run_experiment(

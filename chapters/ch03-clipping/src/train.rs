@@ -1,21 +1,25 @@
 //! Training a character model: the text cut into windows, and one update step.
 //!
-//! Every piece comes from the chapters: the vocabulary and streams from chapter 1, the loss and
-//! its gradient through chapter 2's generic loop (so any [`Cell`](ch02_bptt::driver::Cell) can
-//! be trained), Adam from chapter 2, and clipping by global norm from this chapter. The
-//! `rnnbook train` command only adds files, progress and checkpoints around [`train_step`].
+//! Every piece comes from the chapters: the vocabulary and streams from chapter 1,
+//! the loss and its gradient through chapter 2's generic loop (so any
+//! [`Cell`](ch02_bptt::driver::Cell) can be trained), Adam from chapter 2, and
+//! clipping by global norm from this chapter. The `rnnbook train` command only adds
+//! files, progress and checkpoints around [`train_step`].
 
 use ch01_rnn::data::{Vocab, one_hot, streams};
 use ch01_rnn::model::sequence_loss;
 use ch01_rnn::params::Tensors;
 use ch02_bptt::adam::Adam;
 use ch02_bptt::driver::RecurrentState;
-use ch02_bptt::model::{GradsOf, SeqModel, StateOf, seq_forward, seq_loss_and_grads_with};
+use ch02_bptt::model::{
+    GradsOf, SeqModel, StateOf, seq_forward, seq_loss_and_grads_with,
+};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, s};
 
 use crate::clip::{NonFiniteGradient, clip_by_global_norm, first_non_finite};
 
-/// A text cut into `B` streams (chapter 1's [`streams`]), read `seq_len` steps at a time.
+/// A text cut into `B` streams (chapter 1's [`streams`]), read `seq_len` steps at a
+/// time.
 #[derive(Debug, Clone)]
 pub struct Batches {
     /// The vocabulary (the text's sorted characters).
@@ -48,16 +52,21 @@ impl Batches {
     /// Cuts `text` into `batch` streams, read `seq_len` steps at a time.
     ///
     /// # Errors
-    /// If the text is too short to give every stream at least one character and its successor.
+    /// If the text is too short to give every stream at least one character and its
+    /// successor.
     ///
     /// # Panics
     /// If `batch` or `seq_len` is 0 (the options refuse both).
-    pub fn new(text: &str, batch: usize, seq_len: usize) -> Result<Self, TextTooShort> {
+    pub fn new(
+        text: &str,
+        batch: usize,
+        seq_len: usize,
+    ) -> Result<Self, TextTooShort> {
         Self::with_vocab(text, Vocab::from_text(text), batch, seq_len)
     }
 
-    /// [`Batches::new`] with a given vocabulary, which must cover the text (a held-out part of
-    /// a text is read with the whole text's vocabulary).
+    /// [`Batches::new`] with a given vocabulary, which must cover the text (a
+    /// held-out part of a text is read with the whole text's vocabulary).
     ///
     /// # Errors
     /// As [`Batches::new`].
@@ -96,16 +105,21 @@ impl Batches {
         self.inputs.nrows().div_ceil(self.seq_len) as u64
     }
 
-    /// Rows `start..end` of the streams read at `step` (0-based): window `step mod W`.
+    /// Rows `start..end` of the streams read at `step` (0-based): window
+    /// `step mod W`.
     pub fn window(&self, step: u64) -> (usize, usize) {
         let w = (step % self.windows()) as usize;
         let start = w * self.seq_len;
         (start, (start + self.seq_len).min(self.inputs.nrows()))
     }
 
-    /// The window read at `step`: one-hot inputs `x: [T, B, V]` and targets `[T, B]`. A window
-    /// that starts a pass (`start == 0`) should start from the zero state.
-    pub fn window_data(&self, step: u64) -> (Array3<f64>, ArrayView2<'_, usize>, bool) {
+    /// The window read at `step`: one-hot inputs `x: [T, B, V]` and targets
+    /// `[T, B]`. A window that starts a pass (`start == 0`) should start from the
+    /// zero state.
+    pub fn window_data(
+        &self,
+        step: u64,
+    ) -> (Array3<f64>, ArrayView2<'_, usize>, bool) {
         let (start, end) = self.window(step);
         let x = one_hot(self.inputs.slice(s![start..end, ..]), self.vocab.len());
         (x, self.targets.slice(s![start..end, ..]), start == 0)
@@ -122,7 +136,8 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
-/// Why an update was refused: a value that is not finite, with the step it happened at.
+/// Why an update was refused: a value that is not finite, with the step it happened
+/// at.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StepError {
     /// A gradient entry is NaN or infinite.
@@ -144,7 +159,9 @@ pub enum StepError {
         loss_per_char: f64,
     },
     /// Adam's update overflowed a parameter.
-    #[error("step {step}: Adam's update made the parameter {tensor}{index:?} non-finite")]
+    #[error(
+        "step {step}: Adam's update made the parameter {tensor}{index:?} non-finite"
+    )]
     Parameter {
         /// The number of the update.
         step: u64,
@@ -156,17 +173,17 @@ pub enum StepError {
 }
 
 // ANCHOR: train_step
-/// One update on one window, for any [`SeqModel`]: forward and backward over the window from
-/// `state` (which flows in from the last window; the gradient stops at the window's start),
-/// the gradient divided by the window's characters (so it is that of the mean loss per
-/// character), clipped to the global norm `clip`, then Adam. `state` moves on to the window's
-/// final state. Shapes: `x: [T, B, I]`, `targets: [T, B]`. `step` is the update's number
-/// (1-based), for errors.
+/// One update on one window, for any [`SeqModel`]: forward and backward over the
+/// window from `state` (which flows in from the last window; the gradient stops at
+/// the window's start), the gradient divided by the window's characters (so it is
+/// that of the mean loss per character), clipped to the global norm `clip`, then
+/// Adam. `state` moves on to the window's final state. Shapes: `x: [T, B, I]`,
+/// `targets: [T, B]`. `step` is the update's number (1-based), for errors.
 ///
 /// # Errors
-/// A NaN or infinite loss, gradient entry or parameter. The model, Adam and `state` are then
-/// left unchanged, except for a non-finite parameter (the update itself overflowed), so the
-/// caller must not save them.
+/// A NaN or infinite loss, gradient entry or parameter. The model, Adam and `state`
+/// are then left unchanged, except for a non-finite parameter (the update itself
+/// overflowed), so the caller must not save them.
 pub fn train_step<M: SeqModel>(
     model: &mut M,
     adam: &mut Adam,
@@ -181,9 +198,10 @@ pub fn train_step<M: SeqModel>(
     train_step_with(model, adam, state, (x, loss, chars), clip, step)
 }
 
-/// [`train_step`] with any loss of the output layer's values: `loss(logits)` gives the loss and
-/// `dL/dlogits` (`[T, B, V]`), and both the loss and the gradient are divided by `per` (the
-/// characters of a window, or the sequences of a batch) before clipping.
+/// [`train_step`] with any loss of the output layer's values: `loss(logits)` gives
+/// the loss and `dL/dlogits` (`[T, B, V]`), and both the loss and the gradient are
+/// divided by `per` (the characters of a window, or the sequences of a batch) before
+/// clipping.
 ///
 /// # Errors
 /// As [`train_step`].
@@ -205,9 +223,9 @@ pub fn train_step_with<M: SeqModel>(
     Ok(stats)
 }
 
-/// The update of [`train_step_with`] from a loss and gradient however they were computed (e.g.
-/// by chapter 6's `f32` kernels): both divided by `per`, the gradient clipped to the global norm
-/// `clip`, then Adam, every value checked.
+/// The update of [`train_step_with`] from a loss and gradient however they were
+/// computed (e.g. by chapter 6's `f32` kernels): both divided by `per`, the gradient
+/// clipped to the global norm `clip`, then Adam, every value checked.
 ///
 /// # Errors
 /// As [`train_step`].
@@ -219,15 +237,17 @@ pub fn update<M: SeqModel>(
     step: u64,
 ) -> Result<StepStats, StepError> {
     let loss_per_char = loss / per;
-    // The loss is a sum; train on the mean, so that `clip` caps the gradient of the mean loss
-    // whatever the window and batch sizes.
+    // The loss is a sum; train on the mean, so that `clip` caps the gradient of the
+    // mean loss whatever the window and batch sizes.
     for (_, mut g) in grads.tensors_mut() {
         g /= per;
     }
-    let report = clip_by_global_norm(&mut grads, clip).map_err(|gradient| StepError::Gradient {
-        step,
-        gradient,
-        loss_per_char,
+    let report = clip_by_global_norm(&mut grads, clip).map_err(|gradient| {
+        StepError::Gradient {
+            step,
+            gradient,
+            loss_per_char,
+        }
     })?;
     if !loss_per_char.is_finite() {
         return Err(StepError::Loss {
@@ -250,8 +270,8 @@ pub fn update<M: SeqModel>(
 }
 // ANCHOR_END: train_step
 
-/// The loss per character over one whole pass of the streams, with the state carried from
-/// window to window as in training (no update).
+/// The loss per character over one whole pass of the streams, with the state carried
+/// from window to window as in training (no update).
 pub fn text_loss_per_char<M: SeqModel>(model: &M, batches: &Batches) -> f64 {
     let mut state = StateOf::<M>::zeros(batches.inputs.ncols(), model.hidden_size());
     let mut loss = 0.0;
@@ -303,12 +323,15 @@ mod tests {
         let (x, t, _) = b.window_data(0);
         let h0 = Array2::zeros((2, 8));
         let mut h = h0.clone();
-        let first = train_step(&mut model, &mut adam, &mut h, x.view(), t, 5.0, 1).unwrap();
+        let first =
+            train_step(&mut model, &mut adam, &mut h, x.view(), t, 5.0, 1).unwrap();
         assert_ne!(h, h0);
         let mut later = first;
         for step in 2..=20 {
             let mut h = h0.clone();
-            later = train_step(&mut model, &mut adam, &mut h, x.view(), t, 5.0, step).unwrap();
+            later =
+                train_step(&mut model, &mut adam, &mut h, x.view(), t, 5.0, step)
+                    .unwrap();
         }
         assert!(
             later.loss_per_char < 0.8 * first.loss_per_char,
@@ -325,7 +348,8 @@ mod tests {
         let (mut x, t, _) = b.window_data(0);
         x[[0, 0, 0]] = f64::NAN;
         let mut h = Array2::zeros((2, 8));
-        let e = train_step(&mut model, &mut adam, &mut h, x.view(), t, 5.0, 7).unwrap_err();
+        let e = train_step(&mut model, &mut adam, &mut h, x.view(), t, 5.0, 7)
+            .unwrap_err();
         assert!(e.to_string().starts_with("step 7: "), "{e}");
         assert_eq!(model, before);
         assert_eq!(h, Array2::<f64>::zeros((2, 8)));

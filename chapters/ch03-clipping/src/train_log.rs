@@ -1,4 +1,5 @@
-//! The training log: one CSV row per update, written by `rnnbook train` and drawn by the book.
+//! The training log: one CSV row per update, written by `rnnbook train` and drawn by
+//! the book.
 //!
 //! ```text
 //! # rnnbook train rnn: vocab_size=101 hidden_size=128 seq_len=32 …
@@ -6,8 +7,9 @@
 //! 1,4.62038,4.61523,0.392148
 //! ```
 //!
-//! The first line is a comment: a title, then the run's settings as `key=value` words. Numbers
-//! are kept to six significant digits, so the file stays small and reads back to the same text.
+//! The first line is a comment: a title, then the run's settings as `key=value`
+//! words. Numbers are kept to six significant digits, so the file stays small and
+//! reads back to the same text.
 
 use std::path::Path;
 
@@ -25,7 +27,8 @@ pub struct LogRow {
     pub loss_per_char: f64,
     /// The exponentially smoothed loss per character.
     pub smoothed_loss_per_char: f64,
-    /// The global L2 norm of the gradient of the loss per character, before clipping.
+    /// The global L2 norm of the gradient of the loss per character, before
+    /// clipping.
     pub grad_norm: f64,
 }
 
@@ -94,8 +97,9 @@ impl TrainLog {
     /// Reads a log written by [`TrainLog::write`].
     ///
     /// # Errors
-    /// A missing or unreadable file, a wrong header, a row that is not four finite numbers, or
-    /// steps that do not increase; the message names the file and the line.
+    /// A missing or unreadable file, a wrong header, a row that is not four finite
+    /// numbers, or steps that do not increase; the message names the file and the
+    /// line.
     pub fn read(path: &Path) -> Result<TrainLog, LogError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             LogError(format!(
@@ -103,8 +107,9 @@ impl TrainLog {
                 path.display()
             ))
         })?;
-        Self::parse(&text)
-            .map_err(|e| LogError(format!("the training log {}: {e}", path.display())))
+        Self::parse(&text).map_err(|e| {
+            LogError(format!("the training log {}: {e}", path.display()))
+        })
     }
 
     /// Reads a log from its text; errors name the line.
@@ -164,11 +169,15 @@ fn parse_row(line: &str, n: usize, prev: Option<&LogRow>) -> Result<LogRow, Stri
     let mut vals = [0.0; 3];
     for (k, name) in names.iter().enumerate() {
         let s = cols[k + 1].trim();
-        vals[k] = s
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| format!("line {n}: column `{name}`: `{s}` is not a finite number"))?;
+        vals[k] =
+            s.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| {
+                    format!(
+                        "line {n}: column `{name}`: `{s}` is not a finite number"
+                    )
+                })?;
     }
     if let Some(prev) = prev
         && step <= prev.step
@@ -197,7 +206,8 @@ mod tests {
 
     #[test]
     fn the_committed_log_reads_back_to_the_same_text() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ch02-bptt/data/train-rnn.csv");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../ch02-bptt/data/train-rnn.csv");
         let text = std::fs::read_to_string(&path).unwrap();
         let log = TrainLog::parse(&text).unwrap();
         assert_eq!(log.title, "rnnbook train rnn");

@@ -1,6 +1,6 @@
-//! Prints the numbers behind the chapter's errata table: for the source post's LSTM backward
-//! (ported in `source_port`), the largest relative gradient error of every tensor block, with all
-//! bugs, with each bug alone, and with none.
+//! Prints the numbers behind the chapter's errata table: for the source post's LSTM
+//! backward (ported in `source_port`), the largest relative gradient error of every
+//! tensor block, with all bugs, with each bug alone, and with none.
 //!
 //! ```console
 //! cargo run -p ch04-lstm --example errata
@@ -11,7 +11,8 @@ use ch04_lstm::source_port::{Bug, Bugs};
 
 fn table(title: &str, case: &PortCase) {
     let numeric: CaseGrads = case.numeric();
-    let mut columns: Vec<(String, Bugs)> = vec![("as printed".into(), Bugs::AS_PRINTED)];
+    let mut columns: Vec<(String, Bugs)> =
+        vec![("as printed".into(), Bugs::AS_PRINTED)];
     for bug in Bug::ALL {
         columns.push((format!("bug {} only", bug as u8), Bugs::only(bug)));
     }

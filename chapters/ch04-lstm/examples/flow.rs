@@ -1,12 +1,14 @@
-//! Prints the numbers behind the chapter's gradient-flow figure: `‖∂L/∂h_t‖` of the RNN and
-//! `‖∂L/∂h_t‖`, `‖∂L/∂c_t‖` of the LSTM (forget bias +0 and +3) at each distance `T − t`.
+//! Prints the numbers behind the chapter's gradient-flow figure: `‖∂L/∂h_t‖` of the
+//! RNN and `‖∂L/∂h_t‖`, `‖∂L/∂c_t‖` of the LSTM (forget bias +0 and +3) at each
+//! distance `T − t`.
 //!
 //! ```console
 //! cargo run -p ch04-lstm --example flow
 //! ```
 
 use ch04_lstm::flow::{
-    FIGURE_FLOW, FlowConfig, carried_fraction, gradient_flow, lstm_dh0_norm, open_gate_cell_state,
+    FIGURE_FLOW, FlowConfig, carried_fraction, gradient_flow, lstm_dh0_norm,
+    open_gate_cell_state,
 };
 
 fn main() {

@@ -1,6 +1,7 @@
 //! The LSTM cell, forward and backward, in PyTorch's layout.
 //!
-//! With `a = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh` (`[B, 4H]`, gate blocks i, f, g, o):
+//! With `a = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh` (`[B, 4H]`, gate blocks i, f,
+//! g, o):
 //!
 //! ```text
 //! i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
@@ -8,24 +9,30 @@
 //! h_t = o ⊙ tanh(c_t)
 //! ```
 
-use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
-use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows};
+use ch00_foundations::activations::{
+    dsigmoid_from_output, dtanh_from_output, sigmoid,
+};
+use ch00_foundations::notation::{
+    LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows,
+};
 use ch01_rnn::cell::LayerParams;
 use ch02_bptt::backward::LayerGrads;
 use ch02_bptt::driver::{Cell, RecurrentState, backward_seq, forward_seq};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 
 // ANCHOR: params
-/// The parameters of one LSTM layer, as `nn.LSTM`: chapter 1's layer with four gate blocks
-/// stacked along the rows, i, f, g, o. `weight_ih: [4H, I]`, `weight_hh: [4H, H]`, the biases
-/// `[4H]`; PyTorch's initialisation draws every entry from `U(-1/√H, 1/√H)`.
+/// The parameters of one LSTM layer, as `nn.LSTM`: chapter 1's layer with four gate
+/// blocks stacked along the rows, i, f, g, o. `weight_ih: [4H, I]`,
+/// `weight_hh: [4H, H]`, the biases `[4H]`; PyTorch's initialisation draws every
+/// entry from `U(-1/√H, 1/√H)`.
 pub type LstmParams = LayerParams<LSTM_GATES>;
 // ANCHOR_END: params
 
 /// Gradients of [`LstmParams`], field by field (chapter 2's layer gradients).
 pub type LstmGrads = LayerGrads<LSTM_GATES>;
 
-/// The LSTM's state: hidden `h` and cell `c`, both `[B, H]`. Its gradient has the same shape.
+/// The LSTM's state: hidden `h` and cell `c`, both `[B, H]`. Its gradient has the
+/// same shape.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LstmState {
     /// `h`: `[B, H]`.
@@ -81,9 +88,14 @@ impl Cell for Lstm {
     type StepCache = LstmStepCache;
 
     // ANCHOR: step
-    fn step(p: &LstmParams, x_t: ArrayView2<f64>, prev: &LstmState) -> (LstmState, LstmStepCache) {
+    fn step(
+        p: &LstmParams,
+        x_t: ArrayView2<f64>,
+        prev: &LstmState,
+    ) -> (LstmState, LstmStepCache) {
         let hs = p.hidden_size();
-        // a = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh: [B, 4H], then each block activated
+        // a = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh: [B, 4H], then each block
+        // activated
         let mut gates = x_t.dot(&p.weight_ih.t()) + &p.bias_ih;
         gates += &prev.h.dot(&p.weight_hh.t());
         gates += &p.bias_hh;
@@ -97,13 +109,15 @@ impl Cell for Lstm {
         }
         let gate = |k| gates.slice(s![.., gate_rows(k, hs)]);
         let (i, f, g, o) = (gate(LSTM_I), gate(LSTM_F), gate(LSTM_G), gate(LSTM_O));
-        let c = &f * &prev.c + &i * &g; //        c_t = f ⊙ c_{t-1} + i ⊙ g
+        let c = &f * &prev.c + &i * &g; // c_t = f ⊙ c_{t-1} + i ⊙ g
         let tanh_c = c.mapv(f64::tanh);
-        let h = &o * &tanh_c; //                  h_t = o ⊙ tanh(c_t)
+        let h = &o * &tanh_c; // h_t = o ⊙ tanh(c_t)
         let cache = LstmStepCache {
             x_t: x_t.to_owned(),
             prev: prev.clone(),
-            gates, // moved, not copied: the activated gates are what the backward step reads
+            // moved, not copied: the activated gates are what the backward step
+            // reads
+            gates,
             tanh_c,
         };
         (LstmState { h, c }, cache)
@@ -122,15 +136,20 @@ impl Cell for Lstm {
         let (i, f, g, o) = (gate(LSTM_I), gate(LSTM_F), gate(LSTM_G), gate(LSTM_O));
         let (x_t, h_prev, c_prev, tanh_c) =
             (&cache.x_t, &cache.prev.h, &cache.prev.c, &cache.tanh_c);
-        // BEGIN SOLUTION ex 4.1: dc from both paths, the four gate gradients, then the parameter and input gradients
+        // BEGIN SOLUTION ex 4.1: dc from both paths, the four gate gradients, then
+        //   the parameter and input gradients
         let dh = &dnext.h;
-        // δc_t = δc_next + δh ⊙ o ⊙ (1 − tanh² c_t): the carousel, and the path through h_t
+        // δc_t = δc_next + δh ⊙ o ⊙ (1 − tanh² c_t): the carousel, and the path
+        // through h_t
         let dc = &dnext.c + &(dh * &o * &tanh_c.mapv(dtanh_from_output));
-        let da_i = &dc * &g * &i.mapv(dsigmoid_from_output); //     δc ⊙ g ⊙ i(1 − i)
-        let da_f = &dc * c_prev * &f.mapv(dsigmoid_from_output); // δc ⊙ c_{t-1} ⊙ f(1 − f)
-        let da_g = &dc * &i * &g.mapv(dtanh_from_output); //        δc ⊙ i ⊙ (1 − g²)
-        let da_o = dh * tanh_c * &o.mapv(dsigmoid_from_output); //  δh ⊙ tanh(c_t) ⊙ o(1 − o)
-        let mut da = Array2::zeros(cache.gates.raw_dim()); // δa = [δa_i, δa_f, δa_g, δa_o]
+        let da_i = &dc * &g * &i.mapv(dsigmoid_from_output); // δc ⊙ g ⊙ i(1 − i)
+        // δc ⊙ c_{t-1} ⊙ f(1 − f)
+        let da_f = &dc * c_prev * &f.mapv(dsigmoid_from_output);
+        let da_g = &dc * &i * &g.mapv(dtanh_from_output); // δc ⊙ i ⊙ (1 − g²)
+        // δh ⊙ tanh(c_t) ⊙ o(1 − o)
+        let da_o = dh * tanh_c * &o.mapv(dsigmoid_from_output);
+        // δa = [δa_i, δa_f, δa_g, δa_o]
+        let mut da = Array2::zeros(cache.gates.raw_dim());
         for (k, da_k) in [
             (LSTM_I, da_i),
             (LSTM_F, da_f),
@@ -155,8 +174,8 @@ impl Cell for Lstm {
 }
 
 // ANCHOR: sequence
-/// The LSTM over a sequence. Shapes: `x: [T, B, I]`, `s0` = (`h0`, `c0`) each `[B, H]` →
-/// `(y: [T, B, H], (h_n, c_n), caches)`.
+/// The LSTM over a sequence. Shapes: `x: [T, B, I]`, `s0` = (`h0`, `c0`) each
+/// `[B, H]` → `(y: [T, B, H], (h_n, c_n), caches)`.
 pub fn forward(
     p: &LstmParams,
     x: ArrayView3<f64>,
@@ -198,7 +217,8 @@ mod tests {
         gs: LstmState,
     }
 
-    /// Chapter 2's random problem, with `c0` and the gradient at `c_n` drawn after it.
+    /// Chapter 2's random problem, with `c0` and the gradient at `c_n` drawn after
+    /// it.
     fn case(seed: u64, shape: (usize, usize, usize, usize), scale: f64) -> Case {
         let mut rng = seeded_rng(seed);
         let pr = Problem::<LSTM_GATES>::random(&mut rng, shape, scale, 0.5);
@@ -270,8 +290,9 @@ mod tests {
         check_all(&case(55, (30, 2, 3, 4), 1.0));
     }
 
-    /// With the input gate shut (i ≡ 0) and the forget gate open (f ≡ 1), the cell state is a
-    /// perfect memory: c is carried unchanged, and its gradient flows back unchanged.
+    /// With the input gate shut (i ≡ 0) and the forget gate open (f ≡ 1), the cell
+    /// state is a perfect memory: c is carried unchanged, and its gradient flows
+    /// back unchanged.
     #[test]
     fn a_shut_input_gate_and_open_forget_gate_carry_c_and_its_gradient_unchanged() {
         let mut c = case(56, (6, 2, 3, 4), 1.0);
@@ -320,7 +341,8 @@ mod tests {
         assert_eq!(p.num_scalars(), 4 * (7 * 5 + 5 * 5 + 2 * 5));
     }
 
-    /// Chapter 3's clipping works on LSTM gradients unchanged (it only needs `Tensors`).
+    /// Chapter 3's clipping works on LSTM gradients unchanged (it only needs
+    /// `Tensors`).
     #[test]
     fn chapter_3_clipping_applies_to_lstm_gradients() {
         let c = case(58, (5, 2, 3, 4), 3.0);

@@ -1,12 +1,14 @@
-//! Gradient checks of the source post's backward ([`crate::source_port`]), tensor block by block.
+//! Gradient checks of the source post's backward ([`crate::source_port`]), tensor
+//! block by block.
 //!
-//! A check here compares the port's gradients with central differences of the true loss (our
-//! forward, [`crate::cell::forward`]). The loss is the post's: `L = Σ h_T ⊙ g`, a weighted sum of
-//! the last hidden state, since the post's backward takes an error for `h_T` only.
+//! A check here compares the port's gradients with central differences of the true
+//! loss (our forward, [`crate::cell::forward`]). The loss is the post's:
+//! `L = Σ h_T ⊙ g`, a weighted sum of the last hidden state, since the post's
+//! backward takes an error for `h_T` only.
 //!
-//! Each parameter is cut into its four gate blocks (`weight_ih[i]` is the rows of gate i), so a
-//! report says which gate a bug touches. The port computes `∂L/∂h_0` too; `c_0` has no error
-//! output in the post.
+//! Each parameter is cut into its four gate blocks (`weight_ih[i]` is the rows of
+//! gate i), so a report says which gate a bug touches. The port computes `∂L/∂h_0`
+//! too; `c_0` has no error output in the post.
 
 use ch00_foundations::gradcheck::{Difference, GradCheckReport, numeric_gradient};
 use ch00_foundations::notation::{LSTM_GATE_NAMES, LSTM_GATES, gate_rows};
@@ -30,7 +32,8 @@ pub struct PortCase {
     pub dh_last: Array2<f64>,
 }
 
-/// The gradients the port produces: the four parameter tensors and `∂L/∂h_0` (`[1, H]`).
+/// The gradients the port produces: the four parameter tensors and `∂L/∂h_0`
+/// (`[1, H]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseGrads {
     /// Parameter gradients, PyTorch layout.
@@ -40,15 +43,20 @@ pub struct CaseGrads {
 }
 
 impl PortCase {
-    /// The chapter's case: T = 6, I = 3, H = 4, PyTorch's initialisation, random `h_0`, `c_0`
-    /// and `g` (seed 70).
+    /// The chapter's case: T = 6, I = 3, H = 4, PyTorch's initialisation, random
+    /// `h_0`, `c_0` and `g` (seed 70).
     pub fn standard() -> Self {
         Self::random(70, 6, 3, 4)
     }
 
-    /// A random case: PyTorch's initialisation, `x` and `g` from `U(-1, 1)`, `h_0` from
-    /// `U(-0.5, 0.5)`, `c_0` from `U(-1, 1)`.
-    pub fn random(seed: u64, steps: usize, input_size: usize, hidden_size: usize) -> Self {
+    /// A random case: PyTorch's initialisation, `x` and `g` from `U(-1, 1)`, `h_0`
+    /// from `U(-0.5, 0.5)`, `c_0` from `U(-1, 1)`.
+    pub fn random(
+        seed: u64,
+        steps: usize,
+        input_size: usize,
+        hidden_size: usize,
+    ) -> Self {
         let mut rng = seeded_rng(seed);
         let params = LstmParams::init(input_size, hidden_size, &mut rng);
         PortCase {
@@ -62,9 +70,10 @@ impl PortCase {
         }
     }
 
-    /// The check that came with the post's code in the tutorial it follows: I = 3, H = 2, two
-    /// steps with inputs (1, 2, 3) and (2, 3, 4) from a zero state, weights from
-    /// `U(-10⁻⁴, 10⁻⁴)`, zero biases, and the loss `Σ h_2` (so `g` is all ones).
+    /// The check that came with the post's code in the tutorial it follows: I = 3, H
+    /// = 2, two steps with inputs (1, 2, 3) and (2, 3, 4) from a zero state, weights
+    /// from `U(-10⁻⁴, 10⁻⁴)`, zero biases, and the loss `Σ h_2` (so `g` is all
+    /// ones).
     pub fn tutorial_check(seed: u64) -> Self {
         let (is, hs) = (3, 2);
         let mut rng = seeded_rng(seed);
@@ -75,8 +84,9 @@ impl PortCase {
             bias_ih: Array1::zeros(g),
             bias_hh: Array1::zeros(g),
         };
-        let x = Array3::from_shape_vec((2, 1, is), vec![1.0, 2.0, 3.0, 2.0, 3.0, 4.0])
-            .expect("2 × 1 × 3 values");
+        let x =
+            Array3::from_shape_vec((2, 1, is), vec![1.0, 2.0, 3.0, 2.0, 3.0, 4.0])
+                .expect("2 × 1 × 3 values");
         PortCase {
             params,
             x,
@@ -91,19 +101,20 @@ impl PortCase {
         (&s_n.h * &self.dh_last).sum()
     }
 
-    /// The port's gradients with the given bugs, stacked into PyTorch's layout. Like the
-    /// post's own check, it hands the backward the last step's input.
+    /// The port's gradients with the given bugs, stacked into PyTorch's layout. Like
+    /// the post's own check, it hands the backward the last step's input.
     pub fn port(&self, bugs: Bugs) -> CaseGrads {
         let sp = SourceParams::from_lstm(&self.params);
         let tr = source_port::forward(&sp, self.x.view(), &self.s0);
         let x_last = tr.xs.last().expect("at least one step");
-        let g = source_port::backward(&sp, &tr, x_last.view(), self.dh_last.t(), bugs);
+        let g =
+            source_port::backward(&sp, &tr, x_last.view(), self.dh_last.t(), bugs);
         let (grads, dh0) = g.to_lstm();
         CaseGrads { grads, dh0 }
     }
 
-    /// Central differences (step [`GRAD_CHECK_EPS`]) of [`PortCase::loss`] for every entry of
-    /// the four parameter tensors and of `h_0`.
+    /// Central differences (step [`GRAD_CHECK_EPS`]) of [`PortCase::loss`] for every
+    /// entry of the four parameter tensors and of `h_0`.
     pub fn numeric(&self) -> CaseGrads {
         let p = &self.params;
         let num = |a: &Array2<f64>, f: &dyn Fn(&Array2<f64>) -> f64| {
@@ -153,9 +164,12 @@ impl PortCase {
     }
 }
 
-/// One gradient-check report per gate block of each parameter tensor, then one for `h0`:
-/// `weight_ih[i]`, `weight_ih[f]`, …, `bias_hh[o]`, `h0` (17 reports).
-pub fn block_reports(analytic: &CaseGrads, numeric: &CaseGrads) -> Vec<GradCheckReport> {
+/// One gradient-check report per gate block of each parameter tensor, then one for
+/// `h0`: `weight_ih[i]`, `weight_ih[f]`, …, `bias_hh[o]`, `h0` (17 reports).
+pub fn block_reports(
+    analytic: &CaseGrads,
+    numeric: &CaseGrads,
+) -> Vec<GradCheckReport> {
     let hs = analytic.dh0.ncols();
     let (a, n) = (&analytic.grads, &numeric.grads);
     let mut out = Vec::new();
@@ -211,8 +225,8 @@ pub fn failing(reports: &[GradCheckReport]) -> Vec<String> {
 /// One bar pair of the errata figure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorError {
-    /// The block: `weight_ih[i]`, …, `bias[o]` (the larger of `bias_ih` and `bias_hh`, which
-    /// have the same gradient), `h0`.
+    /// The block: `weight_ih[i]`, …, `bias[o]` (the larger of `bias_ih` and
+    /// `bias_hh`, which have the same gradient), `h0`.
     pub name: String,
     /// Largest relative error of the port as printed.
     pub as_printed: f64,
@@ -220,9 +234,9 @@ pub struct TensorError {
     pub fixed: f64,
 }
 
-/// The data of the errata figure: on [`PortCase::standard`], the largest relative error of each
-/// block, for the port as printed and with every bug fixed. 13 entries: `weight_ih` ×4,
-/// `weight_hh` ×4, `bias` ×4, `h0`.
+/// The data of the errata figure: on [`PortCase::standard`], the largest relative
+/// error of each block, for the port as printed and with every bug fixed. 13
+/// entries: `weight_ih` ×4, `weight_hh` ×4, `bias` ×4, `h0`.
 pub fn source_port_errors() -> Vec<TensorError> {
     let case = PortCase::standard();
     let numeric = case.numeric();
@@ -287,12 +301,18 @@ mod tests {
         match bug {
             Bug::BiasITakesDeltaF => names(&["bias_ih[i]", "bias_hh[i]"]),
             Bug::BiasOTakesDeltaF => names(&["bias_ih[o]", "bias_hh[o]"]),
-            Bug::InputWeightsLastStepOnly => blocks(&["weight_ih"], &["i", "f", "g", "o"]),
+            Bug::InputWeightsLastStepOnly => {
+                blocks(&["weight_ih"], &["i", "f", "g", "o"])
+            }
             Bug::NoCellCarry => all_blocks(),
         }
     }
 
-    fn failing_with(case: &PortCase, numeric: &CaseGrads, bugs: Bugs) -> BTreeSet<String> {
+    fn failing_with(
+        case: &PortCase,
+        numeric: &CaseGrads,
+        bugs: Bugs,
+    ) -> BTreeSet<String> {
         set(failing(&block_reports(&case.port(bugs), numeric)))
     }
 
@@ -324,8 +344,8 @@ mod tests {
         }
     }
 
-    /// Start from the post and fix one bug after another (4, 3, 1, 2): each fix moves exactly
-    /// the tensors that only it was breaking into tolerance.
+    /// Start from the post and fix one bug after another (4, 3, 1, 2): each fix
+    /// moves exactly the tensors that only it was breaking into tolerance.
     #[test]
     fn fixing_the_bugs_in_turn_moves_exactly_their_tensors_into_tolerance() {
         let case = PortCase::standard();
@@ -352,8 +372,9 @@ mod tests {
         assert!(before.is_empty());
     }
 
-    /// The missing carousel hides everything else: from the post, fixing bug 1, 2 or 3 alone
-    /// moves nothing into tolerance, because bug 4 still spoils every tensor.
+    /// The missing carousel hides everything else: from the post, fixing bug 1, 2 or
+    /// 3 alone moves nothing into tolerance, because bug 4 still spoils every
+    /// tensor.
     #[test]
     fn from_the_post_no_single_fix_but_the_carousel_changes_what_fails() {
         let case = PortCase::standard();
@@ -378,8 +399,8 @@ mod tests {
         assert_eq!(failing_with(&case, &numeric, bugs), others);
     }
 
-    /// One step back, the lost carousel term only reaches the gates that write into c (i, f,
-    /// g): with two steps the output gate's gradients are still right.
+    /// One step back, the lost carousel term only reaches the gates that write into
+    /// c (i, f, g): with two steps the output gate's gradients are still right.
     #[test]
     fn with_two_steps_the_missing_carousel_spares_the_output_gate() {
         let case = PortCase::random(71, 2, 3, 4);
@@ -395,8 +416,8 @@ mod tests {
         );
     }
 
-    /// With one step there is no earlier step to sum over and no later cell state to carry
-    /// from: bugs 3 and 4 change nothing, to the last bit.
+    /// With one step there is no earlier step to sum over and no later cell state to
+    /// carry from: bugs 3 and 4 change nothing, to the last bit.
     #[test]
     fn with_one_step_bugs_3_and_4_change_nothing() {
         let case = PortCase::random(72, 1, 3, 4);
@@ -406,8 +427,8 @@ mod tests {
         assert_eq!(case.port(on), case.port(Bugs::NONE));
     }
 
-    /// Bugs 1–3 never touch `weight_hh`, whatever the case: a check of the recurrent weights
-    /// alone can only ever see bug 4.
+    /// Bugs 1–3 never touch `weight_hh`, whatever the case: a check of the recurrent
+    /// weights alone can only ever see bug 4.
     #[test]
     fn bugs_1_to_3_never_touch_the_recurrent_weights() {
         let case = PortCase::standard();
@@ -419,14 +440,15 @@ mod tests {
         );
     }
 
-    /// Why the check that came with the code saw nothing: it checked `W_fh` (the forget gate's
-    /// block of `weight_hh`) on two steps from a zero state. There `h_0 = 0` wipes out step 1's
-    /// term `δ_1 h_0ᵀ` of every recurrent gradient, and step 2, the last, has no later cell state
-    /// to carry from. So the whole `weight_hh` gradient of the post as printed is the correct
-    /// one, to the last bit. Also `c_0 = 0` makes step 1's forget-gate error exactly zero, which
-    /// hides the bugs in `weight_ih[f]` and `bias[f]` as well. `weight_ih[o]` is wrong, but at
-    /// these tiny weights by about 1e-9, below what the floored relative error can see. Every
-    /// other tensor would have shown a bug.
+    /// Why the check that came with the code saw nothing: it checked `W_fh` (the
+    /// forget gate's block of `weight_hh`) on two steps from a zero state. There
+    /// `h_0 = 0` wipes out step 1's term `δ_1 h_0ᵀ` of every recurrent gradient, and
+    /// step 2, the last, has no later cell state to carry from. So the whole
+    /// `weight_hh` gradient of the post as printed is the correct one, to the last
+    /// bit. Also `c_0 = 0` makes step 1's forget-gate error exactly zero, which
+    /// hides the bugs in `weight_ih[f]` and `bias[f]` as well. `weight_ih[o]` is
+    /// wrong, but at these tiny weights by about 1e-9, below what the floored
+    /// relative error can see. Every other tensor would have shown a bug.
     #[test]
     fn the_tutorials_own_check_could_not_see_any_of_the_four_bugs() {
         for seed in 0..5 {
@@ -456,8 +478,8 @@ mod tests {
     }
 
     /// The blindness is structural, not a matter of the tiny weights: with PyTorch's
-    /// initialisation, two steps from a zero state still give the exact `weight_hh` gradient.
-    /// A third step lets the same check of `W_fh` see bug 4.
+    /// initialisation, two steps from a zero state still give the exact `weight_hh`
+    /// gradient. A third step lets the same check of `W_fh` see bug 4.
     #[test]
     fn a_third_step_lets_the_same_check_see_bug_4() {
         let mut case = PortCase::tutorial_check(0);
@@ -467,21 +489,24 @@ mod tests {
             two.port(Bugs::AS_PRINTED).grads.dweight_hh,
             two.port(Bugs::NONE).grads.dweight_hh
         );
-        case.x =
-            Array3::from_shape_vec((3, 1, 3), vec![1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 3.0, 4.0, 5.0])
-                .unwrap();
+        case.x = Array3::from_shape_vec(
+            (3, 1, 3),
+            vec![1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 3.0, 4.0, 5.0],
+        )
+        .unwrap();
         let numeric = case.numeric();
         let reports = block_reports(&case.port(Bugs::AS_PRINTED), &numeric);
         let wfh = reports.iter().find(|r| r.name == "weight_hh[f]").unwrap();
         assert!(!wfh.passes(GRAD_CHECK_RTOL), "{wfh}");
-        let only_4 = block_reports(&case.port(Bugs::only(Bug::NoCellCarry)), &numeric);
+        let only_4 =
+            block_reports(&case.port(Bugs::only(Bug::NoCellCarry)), &numeric);
         assert!(!only_4[5].passes(GRAD_CHECK_RTOL), "{}", only_4[5]);
         let fixed = block_reports(&case.port(Bugs::NONE), &numeric);
         assert!(fixed.iter().all(|r| r.passes(GRAD_CHECK_RTOL)));
     }
 
-    /// The single bias of the post is `bias_ih + bias_hh`, so its gradient is the gradient of
-    /// each: the numeric gradients of the two PyTorch biases agree.
+    /// The single bias of the post is `bias_ih + bias_hh`, so its gradient is the
+    /// gradient of each: the numeric gradients of the two PyTorch biases agree.
     #[test]
     fn the_two_pytorch_biases_have_the_one_gradient_of_the_posts_bias() {
         let case = PortCase::standard();

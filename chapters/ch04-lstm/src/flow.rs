@@ -1,10 +1,11 @@
-//! How far back a gradient reaches: `‖∂L/∂h_t‖` and `‖∂L/∂c_t‖` against the distance `T − t`,
-//! for the LSTM and for chapter 1's RNN on the same sequence.
+//! How far back a gradient reaches: `‖∂L/∂h_t‖` and `‖∂L/∂c_t‖` against the distance
+//! `T − t`, for the LSTM and for chapter 1's RNN on the same sequence.
 //!
-//! The loss only looks at the last hidden state, `L = Σ h_T ⊙ g` with `‖g‖ = 1`, so every
-//! gradient at an earlier step has travelled back through the recurrence. Both cells run on
-//! chapter 2's generic loop ([`ch02_bptt::driver`]), whose [`state_grads_by_distance`] walks it
-//! backwards and keeps the gradient that reaches each state.
+//! The loss only looks at the last hidden state, `L = Σ h_T ⊙ g` with `‖g‖ = 1`, so
+//! every gradient at an earlier step has travelled back through the recurrence. Both
+//! cells run on chapter 2's generic loop ([`ch02_bptt::driver`]), whose
+//! [`state_grads_by_distance`] walks it backwards and keeps the gradient that
+//! reaches each state.
 
 use ch00_foundations::activations::dtanh_from_output;
 use ch00_foundations::notation::{LSTM_F, LSTM_I, LSTM_O, gate_rows};
@@ -41,7 +42,8 @@ pub const FIGURE_FLOW: FlowConfig = FlowConfig {
     seed: 80,
 };
 
-/// The norms of one LSTM, entry `k` at distance `k = T − t` (`k = 0..T`, so `t = T..1`).
+/// The norms of one LSTM, entry `k` at distance `k = T − t` (`k = 0..T`, so
+/// `t = T..1`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LstmFlow {
     /// Added to the forget gate's `bias_ih` rows after PyTorch's initialisation.
@@ -54,7 +56,8 @@ pub struct LstmFlow {
     pub mean_forget: f64,
 }
 
-/// The norms of the RNN and of one LSTM per forget bias, all on the same inputs and `g`.
+/// The norms of the RNN and of one LSTM per forget bias, all on the same inputs and
+/// `g`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradientFlow {
     /// The RNN's `‖∂L/∂h_t‖`, entry `k` at distance `k` (`k = 0..T`).
@@ -64,9 +67,10 @@ pub struct GradientFlow {
 }
 
 // ANCHOR: gradient_flow
-/// Runs the RNN and LSTMs (PyTorch's initialisation, forget-gate bias raised by each of
-/// `forget_biases`) on one sequence `x: [T, 1, I]` from `U(-1, 1)`, zero initial state, with
-/// `L = Σ h_T ⊙ g` for a random unit vector `g`, and returns the gradient norms at each distance.
+/// Runs the RNN and LSTMs (PyTorch's initialisation, forget-gate bias raised by each
+/// of `forget_biases`) on one sequence `x: [T, 1, I]` from `U(-1, 1)`, zero initial
+/// state, with `L = Σ h_T ⊙ g` for a random unit vector `g`, and returns the
+/// gradient norms at each distance.
 pub fn gradient_flow(cfg: FlowConfig, forget_biases: &[f64]) -> GradientFlow {
     let FlowConfig {
         seq_len,
@@ -107,13 +111,16 @@ pub fn gradient_flow(cfg: FlowConfig, forget_biases: &[f64]) -> GradientFlow {
                 let cache = &caches[seq_len - 1 - k]; // step t = T − k
                 let o = cache.gates.slice(s![.., gate_rows(LSTM_O, hs)]);
                 // ∂L/∂c_t = (from c_{t+1}) + (from h_t = o ⊙ tanh(c_t))
-                let dc_t = &ds.c + &(&ds.h * &o * &cache.tanh_c.mapv(dtanh_from_output));
+                let dc_t =
+                    &ds.c + &(&ds.h * &o * &cache.tanh_c.mapv(dtanh_from_output));
                 dh.push(norm(&ds.h));
                 dc.push(norm(&dc_t));
             }
             let mean_forget = caches
                 .iter()
-                .map(|k| k.gates.slice(s![.., gate_rows(LSTM_F, hs)]).mean().unwrap())
+                .map(|k| {
+                    k.gates.slice(s![.., gate_rows(LSTM_F, hs)]).mean().unwrap()
+                })
                 .sum::<f64>()
                 / seq_len as f64;
             LstmFlow {
@@ -128,9 +135,9 @@ pub fn gradient_flow(cfg: FlowConfig, forget_biases: &[f64]) -> GradientFlow {
 }
 // ANCHOR_END: gradient_flow
 
-/// With the input gate shut and no weights, the forget gate alone carries the cell state:
-/// `∂L/∂c_0 = σ(b)^T ∂L/∂c_T`. Returns `‖∂L/∂c_0‖ / ‖∂L/∂c_T‖`, computed by the LSTM's backward
-/// (H = 3, I = 1), for forget-gate bias `b` and `T = steps`.
+/// With the input gate shut and no weights, the forget gate alone carries the cell
+/// state: `∂L/∂c_0 = σ(b)^T ∂L/∂c_T`. Returns `‖∂L/∂c_0‖ / ‖∂L/∂c_T‖`, computed by
+/// the LSTM's backward (H = 3, I = 1), for forget-gate bias `b` and `T = steps`.
 pub fn carried_fraction(forget_bias: f64, steps: usize) -> f64 {
     let (is, hs) = (1, 3);
     let mut p = LstmParams {
@@ -157,14 +164,16 @@ pub fn carried_fraction(forget_bias: f64, steps: usize) -> f64 {
     norm(&states[steps].c) / norm(&ds_n.c)
 }
 
-/// The cell state of an LSTM whose input and forget gates are wide open and whose candidate is
-/// `+1` (biases ±1000, no weights): `c_t = c_{t-1} + 1`, so `c_T = c_0 + T` without bound.
-/// Returns `c_t` of its one unit for `t = 1..=steps`, from `c_0 = 0`.
+/// The cell state of an LSTM whose input and forget gates are wide open and whose
+/// candidate is `+1` (biases ±1000, no weights): `c_t = c_{t-1} + 1`, so
+/// `c_T = c_0 + T` without bound. Returns `c_t` of its one unit for `t = 1..=steps`,
+/// from `c_0 = 0`.
 pub fn open_gate_cell_state(steps: usize) -> Vec<f64> {
     let p = LstmParams {
         weight_ih: Array2::zeros((4, 1)),
         weight_hh: Array2::zeros((4, 1)),
-        bias_ih: ndarray::Array1::from(vec![1000.0, 1000.0, 1000.0, 0.0]), // i, f, g, o
+        // i, f, g, o
+        bias_ih: ndarray::Array1::from(vec![1000.0, 1000.0, 1000.0, 0.0]),
         bias_hh: ndarray::Array1::zeros(4),
     };
     let x = Array2::zeros((1, 1));
@@ -178,15 +187,18 @@ pub fn open_gate_cell_state(steps: usize) -> Vec<f64> {
 }
 
 /// `‖∂L/∂h_0‖` of an LSTM whose recurrent weights are PyTorch's initialisation times
-/// `recurrent_scale`, for `L = Σ h_T ⊙ g` with a random unit `g`, zero initial state and inputs
-/// from `U(-1, 1)` (parameters, then `x`, then `g` drawn from `cfg.seed`). With large recurrent
-/// weights the gradient grows as it goes back: the gates' bound of 1 does not stop it.
+/// `recurrent_scale`, for `L = Σ h_T ⊙ g` with a random unit `g`, zero initial state
+/// and inputs from `U(-1, 1)` (parameters, then `x`, then `g` drawn from
+/// `cfg.seed`). With large recurrent weights the gradient grows as it goes back: the
+/// gates' bound of 1 does not stop it.
 pub fn lstm_dh0_norm(cfg: FlowConfig, recurrent_scale: f64) -> f64 {
     let mut rng = seeded_rng(cfg.seed);
     let mut p = LstmParams::init(cfg.input_size, cfg.hidden_size, &mut rng);
     p.weight_hh *= recurrent_scale;
-    let x: Array3<f64> = uniform_array((cfg.seq_len, 1, cfg.input_size), -1.0, 1.0, &mut rng);
-    let mut g: Array2<f64> = uniform_array((1, cfg.hidden_size), -1.0, 1.0, &mut rng);
+    let x: Array3<f64> =
+        uniform_array((cfg.seq_len, 1, cfg.input_size), -1.0, 1.0, &mut rng);
+    let mut g: Array2<f64> =
+        uniform_array((1, cfg.hidden_size), -1.0, 1.0, &mut rng);
     g /= norm(&g);
     let s0 = LstmState::zeros(1, cfg.hidden_size);
     let (_, _, caches) = forward_seq::<Lstm>(&p, x.view(), &s0);
@@ -218,13 +230,17 @@ mod tests {
         let (_, _, caches) = forward_seq::<Lstm>(&p, x.view(), &s0);
         let states = state_grads_by_distance::<Lstm>(&p, &caches, &ds_n);
         assert_eq!(states.len(), 8);
-        let (_, _, ds0) =
-            crate::cell::backward(&p, &caches, Array3::zeros((7, 2, 4)).view(), &ds_n);
+        let (_, _, ds0) = crate::cell::backward(
+            &p,
+            &caches,
+            Array3::zeros((7, 2, 4)).view(),
+            &ds_n,
+        );
         assert_eq!(states[7], ds0);
     }
 
-    /// The figure's claim: at distance 59 the RNN's gradient has vanished, the LSTM's with
-    /// forget bias +3 has not, and the default LSTM sits in between.
+    /// The figure's claim: at distance 59 the RNN's gradient has vanished, the
+    /// LSTM's with forget bias +3 has not, and the default LSTM sits in between.
     #[test]
     fn an_open_forget_gate_carries_the_gradient_far_further_than_the_rnn() {
         let flow = gradient_flow(FIGURE_FLOW, &[0.0, 3.0]);
@@ -239,9 +255,9 @@ mod tests {
         assert!(lstm3.mean_forget > 0.9 && lstm0.mean_forget < 0.6);
     }
 
-    /// Source post 000 says a forget bias of +1 makes the factors "no longer below 1". They
-    /// stay below 1: the bias moves σ's input, not its output. It slows the decay; it never
-    /// stops it.
+    /// Source post 000 says a forget bias of +1 makes the factors "no longer below
+    /// 1". They stay below 1: the bias moves σ's input, not its output. It slows the
+    /// decay; it never stops it.
     #[test]
     fn a_forget_bias_slows_the_decay_but_never_stops_it() {
         for b in [0.0, 1.0, 3.0] {
@@ -258,8 +274,9 @@ mod tests {
         assert!((carried_fraction(3.0, 20) - 0.37842).abs() < 1e-5);
     }
 
-    /// Nothing bounds the cell state (source post 001 argues only about the gradient). With the
-    /// gates open it grows by the candidate at every step: `c_T = T`, exactly, without bound.
+    /// Nothing bounds the cell state (source post 001 argues only about the
+    /// gradient). With the gates open it grows by the candidate at every step:
+    /// `c_T = T`, exactly, without bound.
     #[test]
     fn with_open_gates_the_cell_state_grows_without_bound() {
         let c = open_gate_cell_state(1000);
@@ -269,10 +286,10 @@ mod tests {
         }
     }
 
-    /// Source post 001 also says that since a gate never exceeds 1, the gradient cannot
-    /// explode. The gates bound the carousel, not the path through `h` and `W_hh`: with
-    /// recurrent weights 16 times PyTorch's, the gradient 50 steps back is thousands of times
-    /// larger than at the end.
+    /// Source post 001 also says that since a gate never exceeds 1, the gradient
+    /// cannot explode. The gates bound the carousel, not the path through `h` and
+    /// `W_hh`: with recurrent weights 16 times PyTorch's, the gradient 50 steps back
+    /// is thousands of times larger than at the end.
     #[test]
     fn lstm_gradients_can_still_explode() {
         let cfg = FlowConfig {

@@ -1,5 +1,5 @@
-//! The LSTM in Keras's and TensorFlow 1's layouts, moved into PyTorch's, and the parameter
-//! counts of each.
+//! The LSTM in Keras's and TensorFlow 1's layouts, moved into PyTorch's, and the
+//! parameter counts of each.
 //!
 //! All three compute the same cell, but they store it differently:
 //!
@@ -9,10 +9,13 @@
 //! | Keras `LSTM` | `kernel [I, 4H]`, `recurrent_kernel [H, 4H]` | i, f, c, o | one, `[4H]` |
 //! | TF 1 `BasicLSTMCell` | one `kernel [I + H, 4H]` over `[x, h]` | i, j, f, o | one, `[4H]`, plus a constant `forget_bias` |
 //!
-//! Keras's `c` and TF's `j` are PyTorch's `g`, the candidate. TF's constant `forget_bias` (default
-//! 1.0) is added to the forget gate's pre-activation at every step; it is not a parameter.
+//! Keras's `c` and TF's `j` are PyTorch's `g`, the candidate. TF's constant
+//! `forget_bias` (default 1.0) is added to the forget gate's pre-activation at every
+//! step; it is not a parameter.
 
-use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows};
+use ch00_foundations::notation::{
+    LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows,
+};
 use ndarray::{Array1, Array2, s};
 
 use crate::cell::LstmParams;
@@ -48,8 +51,9 @@ impl KerasLstm {
         self.kernel.len() + self.recurrent_kernel.len() + self.bias.len()
     }
 
-    /// The same cell in PyTorch's layout. The gate order i, f, c, o is PyTorch's i, f, g, o, so
-    /// only the kernels are transposed. Keras's one bias becomes `bias_ih`; `bias_hh` is zero.
+    /// The same cell in PyTorch's layout. The gate order i, f, c, o is PyTorch's i,
+    /// f, g, o, so only the kernels are transposed. Keras's one bias becomes
+    /// `bias_ih`; `bias_hh` is zero.
     pub fn to_pytorch(&self) -> LstmParams {
         LstmParams {
             weight_ih: self.kernel.t().to_owned(),
@@ -59,7 +63,8 @@ impl KerasLstm {
         }
     }
 
-    /// The same cell in Keras's layout: PyTorch's two biases only ever appear as their sum.
+    /// The same cell in Keras's layout: PyTorch's two biases only ever appear as
+    /// their sum.
     pub fn from_pytorch(p: &LstmParams) -> Self {
         KerasLstm {
             kernel: p.weight_ih.t().to_owned(),
@@ -69,11 +74,13 @@ impl KerasLstm {
     }
 }
 
-/// TensorFlow 1's `BasicLSTMCell` weights: one kernel over the concatenation `[x, h]`, columns
-/// in gate order i, j, f, o (j is the candidate), and the constant `forget_bias`.
+/// TensorFlow 1's `BasicLSTMCell` weights: one kernel over the concatenation
+/// `[x, h]`, columns in gate order i, j, f, o (j is the candidate), and the constant
+/// `forget_bias`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TfBasicLstm {
-    /// `kernel`: `[I + H, 4H]`; rows `0..I` multiply `x`, rows `I..I + H` multiply `h`.
+    /// `kernel`: `[I + H, 4H]`; rows `0..I` multiply `x`, rows `I..I + H` multiply
+    /// `h`.
     pub kernel: Array2<f64>,
     /// `bias`: `[4H]`.
     pub bias: Array1<f64>,
@@ -83,11 +90,13 @@ pub struct TfBasicLstm {
 
 // ANCHOR: tf_to_pytorch
 impl TfBasicLstm {
-    /// The same cell in PyTorch's layout: the gate blocks i, j, f, o move to PyTorch's rows i,
-    /// g, f, o; the kernel is split at row `I` and transposed; the constant forget bias is folded
-    /// into `bias_ih`'s forget rows; `bias_hh` is zero.
+    /// The same cell in PyTorch's layout: the gate blocks i, j, f, o move to
+    /// PyTorch's rows i, g, f, o; the kernel is split at row `I` and transposed; the
+    /// constant forget bias is folded into `bias_ih`'s forget rows; `bias_hh` is
+    /// zero.
     pub fn to_pytorch(&self) -> LstmParams {
-        // BEGIN SOLUTION ex 4.2: TF column blocks i, j, f, o go to PyTorch row blocks, transposed, with the forget bias added
+        // BEGIN SOLUTION ex 4.2: TF column blocks i, j, f, o go to PyTorch row
+        //   blocks, transposed, with the forget bias added
         let hs = self.bias.len() / LSTM_GATES;
         let is = self.kernel.nrows() - hs;
         let mut p = LstmParams {
@@ -96,7 +105,8 @@ impl TfBasicLstm {
             bias_ih: Array1::zeros(LSTM_GATES * hs),
             bias_hh: Array1::zeros(LSTM_GATES * hs),
         };
-        // TF's column block k (order i, j, f, o) goes to PyTorch's gate row block `to`.
+        // TF's column block k (order i, j, f, o) goes to PyTorch's gate row block
+        // `to`.
         for (k, to) in [LSTM_I, LSTM_G, LSTM_F, LSTM_O].into_iter().enumerate() {
             let cols = k * hs..(k + 1) * hs;
             let rows = gate_rows(to, hs);
@@ -131,8 +141,9 @@ mod tests {
     use ndarray::concatenate;
     use ndarray::{ArrayView2, Axis};
 
-    /// Keras's LSTM step, from its documented equations: `z = x K + h R + b`, split into
-    /// i, f, c, o; the recurrent activation (sigmoid) on i, f, o; tanh on c and on the new state.
+    /// Keras's LSTM step, from its documented equations: `z = x K + h R + b`, split
+    /// into i, f, c, o; the recurrent activation (sigmoid) on i, f, o; tanh on c and
+    /// on the new state.
     fn keras_step(
         k: &KerasLstm,
         x: ArrayView2<f64>,
@@ -153,8 +164,9 @@ mod tests {
         (h_new, c_new)
     }
 
-    /// TF 1's `BasicLSTMCell` step, from its documented equations: `[x, h] K + b` split into
-    /// i, j, f, o; `c' = c σ(f + forget_bias) + σ(i) tanh(j)`; `h' = tanh(c') σ(o)`.
+    /// TF 1's `BasicLSTMCell` step, from its documented equations: `[x, h] K + b`
+    /// split into i, j, f, o; `c' = c σ(f + forget_bias) + σ(i) tanh(j)`;
+    /// `h' = tanh(c') σ(o)`.
     fn tf_basic_step(
         t: &TfBasicLstm,
         x: ArrayView2<f64>,
@@ -166,7 +178,8 @@ mod tests {
         let z = xh.dot(&t.kernel) + &t.bias;
         let block = |n: usize| z.slice(s![.., n * hs..(n + 1) * hs]).to_owned();
         let (i, j, f, o) = (block(0), block(1), block(2), block(3));
-        let c_new = c * &(f + t.forget_bias).mapv(sigmoid) + &i.mapv(sigmoid) * &j.mapv(f64::tanh);
+        let c_new = c * &(f + t.forget_bias).mapv(sigmoid)
+            + &i.mapv(sigmoid) * &j.mapv(f64::tanh);
         let h_new = c_new.mapv(f64::tanh) * &o.mapv(sigmoid);
         (h_new, c_new)
     }
@@ -216,9 +229,9 @@ mod tests {
         assert_arrays_close("c", &s1.c, &c_k, 1e-15, 1e-14);
     }
 
-    /// Keras's `unit_forget_bias` puts ones at columns `H..2H`, the forget gate in i, f, c, o
-    /// (not "forget, input, …" as a comment in source post 000 lists them); moved to PyTorch,
-    /// they land on the forget rows.
+    /// Keras's `unit_forget_bias` puts ones at columns `H..2H`, the forget gate in
+    /// i, f, c, o (not "forget, input, …" as a comment in source post 000 lists
+    /// them); moved to PyTorch, they land on the forget rows.
     #[test]
     fn kerass_unit_forget_bias_lands_on_pytorchs_forget_rows() {
         let hs = 3;
@@ -241,8 +254,8 @@ mod tests {
         }
     }
 
-    /// PyTorch's second bias adds no freedom: any split of the same sum is the same function,
-    /// and the round trip through Keras's layout keeps the function.
+    /// PyTorch's second bias adds no freedom: any split of the same sum is the same
+    /// function, and the round trip through Keras's layout keeps the function.
     #[test]
     fn pytorchs_two_biases_act_only_through_their_sum() {
         let mut rng = seeded_rng(93);
@@ -284,8 +297,8 @@ mod tests {
         }
     }
 
-    /// Read TF's kernel as if its order were PyTorch's (i, f, g, o), or drop the forget bias,
-    /// and you get another function.
+    /// Read TF's kernel as if its order were PyTorch's (i, f, g, o), or drop the
+    /// forget bias, and you get another function.
     #[test]
     fn reading_tfs_gate_order_as_pytorchs_gives_another_function() {
         let mut rng = seeded_rng(97);

@@ -1,9 +1,10 @@
-//! `∂c_t/∂c_{t-1}`: how the cell state at one step depends on the one before, along every path.
+//! `∂c_t/∂c_{t-1}`: how the cell state at one step depends on the one before, along
+//! every path.
 //!
-//! `c_{t-1}` reaches `c_t` directly (through `f_t ⊙ c_{t-1}`, the carousel), and through
-//! `h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1})`, which feeds all four gates of step t. With `W_f`, `W_i`,
-//! `W_g` the gate blocks of `weight_hh` (`[H, H]` each), `a_·` the pre-activations of step t, and
-//! `diag(v)` the diagonal matrix of a vector:
+//! `c_{t-1}` reaches `c_t` directly (through `f_t ⊙ c_{t-1}`, the carousel), and
+//! through `h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1})`, which feeds all four gates of step
+//! t. With `W_f`, `W_i`, `W_g` the gate blocks of `weight_hh` (`[H, H]` each), `a_·`
+//! the pre-activations of step t, and `diag(v)` the diagonal matrix of a vector:
 //!
 //! ```text
 //! ∂c_t/∂c_{t-1} = diag(f_t)
@@ -11,8 +12,8 @@
 //!       · diag(o_{t-1} ⊙ tanh'(c_{t-1}))
 //! ```
 //!
-//! The last factor is `∂h_{t-1}/∂c_{t-1}`: the first derivative of tanh, not the second. (The
-//! output gate of step t does not touch `c_t`.)
+//! The last factor is `∂h_{t-1}/∂c_{t-1}`: the first derivative of tanh, not the
+//! second. (The output gate of step t does not touch `c_t`.)
 
 use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output};
 use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_I, gate_rows};
@@ -22,9 +23,9 @@ use ndarray::{Array1, Array2, ArrayView1, Axis, s};
 use crate::cell::{Lstm, LstmParams, LstmState};
 
 // ANCHOR: dc_dc_prev
-/// `∂c_t/∂c_{t-1}` for one sequence, `[H, H]` (row r: unit r of `c_t`). Shapes: `x_t: [I]`, the
-/// previous step's output gate `o_prev: [H]` and cell state `c_prev: [H]`; the previous hidden
-/// state is `o_prev ⊙ tanh(c_prev)`.
+/// `∂c_t/∂c_{t-1}` for one sequence, `[H, H]` (row r: unit r of `c_t`). Shapes:
+/// `x_t: [I]`, the previous step's output gate `o_prev: [H]` and cell state
+/// `c_prev: [H]`; the previous hidden state is `o_prev ⊙ tanh(c_prev)`.
 pub fn dc_dc_prev(
     p: &LstmParams,
     x_t: ArrayView1<f64>,
@@ -38,8 +39,8 @@ pub fn dc_dc_prev(
 }
 // ANCHOR_END: dc_dc_prev
 
-/// [`dc_dc_prev`] with a given diagonal of `∂h_{t-1}/∂c_{t-1}` (`dh_dc: [H]`), to try a wrong
-/// one.
+/// [`dc_dc_prev`] with a given diagonal of `∂h_{t-1}/∂c_{t-1}` (`dh_dc: [H]`), to
+/// try a wrong one.
 pub fn dc_dc_prev_given(
     p: &LstmParams,
     x_t: ArrayView1<f64>,
@@ -47,7 +48,8 @@ pub fn dc_dc_prev_given(
     c_prev: ArrayView1<f64>,
     dh_dc: ArrayView1<f64>,
 ) -> Array2<f64> {
-    // BEGIN SOLUTION ex 4.3: diag(f) plus the path through h_prev, from one step of the cell
+    // BEGIN SOLUTION ex 4.3: diag(f) plus the path through h_prev, from one step of
+    //   the cell
     let hs = p.hidden_size();
     let prev = LstmState {
         h: (&o_prev * &c_prev.mapv(f64::tanh)).insert_axis(Axis(0)),
@@ -61,7 +63,8 @@ pub fn dc_dc_prev_given(
     let through_h = &rows(&c_prev * &f.mapv(dsigmoid_from_output)) * &w(LSTM_F)
         + &rows(&g * &i.mapv(dsigmoid_from_output)) * &w(LSTM_I)
         + &rows(&i * &g.mapv(dtanh_from_output)) * &w(LSTM_G);
-    let mut jac = through_h * dh_dc.insert_axis(Axis(0)); // scales column j by dh_dc_j
+    // scales column j by dh_dc_j
+    let mut jac = through_h * dh_dc.insert_axis(Axis(0));
     jac.diag_mut().zip_mut_with(&f, |d, &fr| *d += fr); // the carousel: diag(f_t)
     jac
     // END SOLUTION
@@ -122,13 +125,20 @@ mod tests {
     fn the_jacobian_matches_central_differences() {
         for seed in 100..103 {
             let q = point(seed);
-            let jac = dc_dc_prev(&q.p, q.x_t.view(), q.o_prev.view(), q.c_prev.view());
-            assert_arrays_close("dc/dc_prev", &jac, &numeric_jacobian(&q), 1e-9, 1e-7);
+            let jac =
+                dc_dc_prev(&q.p, q.x_t.view(), q.o_prev.view(), q.c_prev.view());
+            assert_arrays_close(
+                "dc/dc_prev",
+                &jac,
+                &numeric_jacobian(&q),
+                1e-9,
+                1e-7,
+            );
         }
     }
 
-    /// Source post 003 writes `∂h_{t-1}/∂c_{t-1}` with tanh'' where tanh' belongs. That
-    /// Jacobian is far from the true one.
+    /// Source post 003 writes `∂h_{t-1}/∂c_{t-1}` with tanh'' where tanh' belongs.
+    /// That Jacobian is far from the true one.
     #[test]
     fn with_the_second_derivative_of_tanh_the_jacobian_is_wrong() {
         let q = point(100);
@@ -147,7 +157,8 @@ mod tests {
         assert!(diff > 1e-2, "{diff}");
     }
 
-    /// Without recurrent weights only the carousel is left: `∂c_t/∂c_{t-1} = diag(f_t)`.
+    /// Without recurrent weights only the carousel is left:
+    /// `∂c_t/∂c_{t-1} = diag(f_t)`.
     #[test]
     fn without_recurrent_weights_the_jacobian_is_the_forget_gate() {
         let mut q = point(101);

@@ -1,9 +1,10 @@
 //! The source post's LSTM backward, ported to Rust **with its bugs**, to show them.
 //!
-//! Never train with this module. It exists so that tests (and the chapter's errata figure) can
-//! show what each bug of the source post `004_….txt` does, and that each fix is needed. The post
-//! is a NumPy class with one column vector per sample and four separate gates, each with a
-//! recurrent matrix, an input matrix and one bias. This port keeps that shape of the code:
+//! Never train with this module. It exists so that tests (and the chapter's errata
+//! figure) can show what each bug of the source post `004_….txt` does, and that each
+//! fix is needed. The post is a NumPy class with one column vector per sample and
+//! four separate gates, each with a recurrent matrix, an input matrix and one bias.
+//! This port keeps that shape of the code:
 //!
 //! | post | here | PyTorch rows |
 //! |---|---|---|
@@ -12,26 +13,32 @@
 //! | candidate `W_ch`, `W_cx`, `b_c` | `c.wh`, `c.wx`, `c.b` | `gate_rows(LSTM_G, H)` |
 //! | output gate `W_oh`, `W_ox`, `b_o` | `o.wh`, `o.wx`, `o.b` | `gate_rows(LSTM_O, H)` |
 //!
-//! Careful with the names: the post's `W_ih` is the *input gate's recurrent* matrix, a block of
-//! PyTorch's `weight_hh`, not PyTorch's `weight_ih`.
+//! Careful with the names: the post's `W_ih` is the *input gate's recurrent* matrix,
+//! a block of PyTorch's `weight_hh`, not PyTorch's `weight_ih`.
 //!
-//! The post has one bias per gate; PyTorch has two (`bias_ih` and `bias_hh`), which only ever
-//! appear as their sum. So the post's `b` is `bias_ih + bias_hh` of that gate's rows, and
-//! `∂L/∂b = ∂L/∂bias_ih = ∂L/∂bias_hh`: the port's bias gradient is the gradient of both.
+//! The post has one bias per gate; PyTorch has two (`bias_ih` and `bias_hh`), which
+//! only ever appear as their sum. So the post's `b` is `bias_ih + bias_hh` of that
+//! gate's rows, and `∂L/∂b = ∂L/∂bias_ih = ∂L/∂bias_hh`: the port's bias gradient is
+//! the gradient of both.
 //!
-//! Each numeric bug is a switch in [`Bugs`]. [`Bugs::AS_PRINTED`] reproduces the post;
-//! [`Bugs::NONE`] is a correct LSTM backward (equal to [`crate::cell`]'s). The post's update step,
-//! which reads gradient attributes that its gradient code never sets, is modelled by
-//! [`apply_update`] with the table [`UPDATE_AS_PRINTED`].
+//! Each numeric bug is a switch in [`Bugs`]. [`Bugs::AS_PRINTED`] reproduces the
+//! post; [`Bugs::NONE`] is a correct LSTM backward (equal to [`crate::cell`]'s). The
+//! post's update step, which reads gradient attributes that its gradient code never
+//! sets, is modelled by [`apply_update`] with the table [`UPDATE_AS_PRINTED`].
 
-use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
-use ch00_foundations::notation::{LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows};
+use ch00_foundations::activations::{
+    dsigmoid_from_output, dtanh_from_output, sigmoid,
+};
+use ch00_foundations::notation::{
+    LSTM_F, LSTM_G, LSTM_GATES, LSTM_I, LSTM_O, gate_rows,
+};
 use ndarray::{Array1, Array2, ArrayView2, ArrayView3, Axis, s};
 use std::fmt;
 
 use crate::cell::{LstmGrads, LstmParams, LstmState};
 
-/// The four numeric bugs of the post's backward, numbered as in the chapter's errata table.
+/// The four numeric bugs of the post's backward, numbered as in the chapter's errata
+/// table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Bug {
     /// 1. The input gate's bias gradient sums the forget gate's error term.
@@ -40,7 +47,8 @@ pub enum Bug {
     BiasOTakesDeltaF = 2,
     /// 3. The input-weight gradients use only the last step's error and input.
     InputWeightsLastStepOnly = 3,
-    /// 4. The cell-state error is not carried back through time (no `δc_{t+1} ⊙ f_{t+1}`).
+    /// 4. The cell-state error is not carried back through time (no
+    ///    `δc_{t+1} ⊙ f_{t+1}`).
     NoCellCarry = 4,
 }
 
@@ -125,13 +133,14 @@ pub struct SourceParams {
 }
 
 impl SourceParams {
-    /// Cuts PyTorch's stacked layout into the post's per-gate arrays. The post's one bias is
-    /// `bias_ih + bias_hh`.
+    /// Cuts PyTorch's stacked layout into the post's per-gate arrays. The post's one
+    /// bias is `bias_ih + bias_hh`.
     pub fn from_lstm(p: &LstmParams) -> Self {
         let hs = p.hidden_size();
         let gate = |k: usize| {
             let r = gate_rows(k, hs);
-            let b = &p.bias_ih.slice(s![r.clone()]) + &p.bias_hh.slice(s![r.clone()]);
+            let b =
+                &p.bias_ih.slice(s![r.clone()]) + &p.bias_hh.slice(s![r.clone()]);
             GateParams {
                 wh: p.weight_hh.slice(s![r.clone(), ..]).to_owned(),
                 wx: p.weight_ih.slice(s![r, ..]).to_owned(),
@@ -165,12 +174,14 @@ impl SourceParams {
     }
 }
 
-/// Everything the post's forward keeps, one list per quantity. As in the post, index `k` of a
-/// list is step `k` (`1..=T`) and index 0 holds the initial state (zeros for the gates).
+/// Everything the post's forward keeps, one list per quantity. As in the post, index
+/// `k` of a list is step `k` (`1..=T`) and index 0 holds the initial state (zeros
+/// for the gates).
 #[derive(Debug, Clone)]
 pub struct SourceTrace {
-    /// The inputs `x_k`, `[I, 1]` each, for `k = 1..=T` at index `k - 1`. (The post keeps no
-    /// list of inputs; its backward is handed one input. A fix for bug 3 needs them all.)
+    /// The inputs `x_k`, `[I, 1]` each, for `k = 1..=T` at index `k - 1`. (The post
+    /// keeps no list of inputs; its backward is handed one input. A fix for bug 3
+    /// needs them all.)
     pub xs: Vec<Array2<f64>>,
     /// Input gate `i_k`: `[H, 1]`.
     pub i: Vec<Array2<f64>>,
@@ -193,8 +204,8 @@ impl SourceTrace {
     }
 }
 
-/// The post's forward, one sample. Shapes: `x: [T, 1, I]` (our layout, batch of one),
-/// `s0` = (`h0`, `c0`) each `[1, H]` → the trace, in column vectors.
+/// The post's forward, one sample. Shapes: `x: [T, 1, I]` (our layout, batch of
+/// one), `s0` = (`h0`, `c0`) each `[1, H]` → the trace, in column vectors.
 ///
 /// # Panics
 /// If the batch is not 1: the post handles one column vector at a time.
@@ -259,7 +270,8 @@ impl GateGrads {
     }
 }
 
-/// What the post's backward produces: the twelve gradients and the error reaching `h_0`.
+/// What the post's backward produces: the twelve gradients and the error reaching
+/// `h_0`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceGrads {
     /// Forget gate.
@@ -275,8 +287,8 @@ pub struct SourceGrads {
 }
 
 impl SourceGrads {
-    /// Stacks the gradients back into PyTorch's layout: `(grads, dh0: [1, H])`. The post's one
-    /// bias gradient goes to both `dbias_ih` and `dbias_hh`.
+    /// Stacks the gradients back into PyTorch's layout: `(grads, dh0: [1, H])`. The
+    /// post's one bias gradient goes to both `dbias_ih` and `dbias_hh`.
     pub fn to_lstm(&self) -> (LstmGrads, Array2<f64>) {
         let hs = self.f.wh.nrows();
         let is = self.f.wx.ncols();
@@ -304,7 +316,8 @@ impl SourceGrads {
     }
 
     /// The gradient array the post's gradient code stores under attribute `name`
-    /// (`Wfh_grad`, `bf_grad`, …), or `None` if that code never sets such an attribute.
+    /// (`Wfh_grad`, `bf_grad`, …), or `None` if that code never sets such an
+    /// attribute.
     pub fn attribute(&self, name: &str) -> Option<&Array2<f64>> {
         let (gate, part) = match name.strip_suffix("_grad")?.as_bytes() {
             [b'W', g, b'h'] => (*g, 'h'),
@@ -328,9 +341,10 @@ impl SourceGrads {
 }
 
 // ANCHOR: port_backward
-/// The post's backward, bugs switchable. Shapes: `x` is the one input the caller hands over,
-/// `[I, 1]` (the post's own check passes the last step's), `delta_h` is `∂L/∂h_T`, `[H, 1]`.
-/// The post's loss may depend on `h_T` only: there is no error for the other outputs or `c_T`.
+/// The post's backward, bugs switchable. Shapes: `x` is the one input the caller
+/// hands over, `[I, 1]` (the post's own check passes the last step's), `delta_h` is
+/// `∂L/∂h_T`, `[H, 1]`. The post's loss may depend on `h_T` only: there is no error
+/// for the other outputs or `c_T`.
 pub fn backward(
     p: &SourceParams,
     tr: &SourceTrace,
@@ -341,7 +355,8 @@ pub fn backward(
     let steps = tr.steps();
     let (hs, is) = p.f.wx.dim();
     let zeros = vec![Array2::<f64>::zeros((hs, 1)); steps + 1];
-    // Post, error pass: one list per error term, index k = step k; the error of h_T comes in.
+    // Post, error pass: one list per error term, index k = step k; the error of h_T
+    // comes in.
     let (mut d_h, mut d_o, mut d_i, mut d_f, mut d_ct) = (
         zeros.clone(),
         zeros.clone(),
@@ -350,7 +365,8 @@ pub fn backward(
         zeros,
     );
     d_h[steps] = delta_h.to_owned();
-    let mut dc_next = Array2::zeros((hs, 1)); // δc_{k+1}, only used when bug 4 is fixed
+    // δc_{k+1}, only used when bug 4 is fixed
+    let mut dc_next = Array2::zeros((hs, 1));
     for k in (1..=steps).rev() {
         let (ig, og, fg, ct) = (&tr.i[k], &tr.o[k], &tr.f[k], &tr.ct[k]);
         let tanh_c = tr.c[k].mapv(f64::tanh);
@@ -359,12 +375,14 @@ pub fn backward(
         // The error reaching c_k. Post: from h_k alone.
         let mut dc = dh * og * &tanh_c.mapv(dtanh_from_output);
         if !bugs.no_cell_carry && k < steps {
-            dc += &(&dc_next * &tr.f[k + 1]); // fix 4: the carousel term δc_{k+1} ⊙ f_{k+1}
+            // fix 4: the carousel term δc_{k+1} ⊙ f_{k+1}
+            dc += &(&dc_next * &tr.f[k + 1]);
         }
         let delta_f = &dc * &tr.c[k - 1] * &fg.mapv(dsigmoid_from_output);
         let delta_i = &dc * ct * &ig.mapv(dsigmoid_from_output);
         let delta_ct = &dc * ig * &ct.mapv(dtanh_from_output);
-        // Post: the error of h_{k-1} collects all four gates through their recurrent matrices.
+        // Post: the error of h_{k-1} collects all four gates through their recurrent
+        // matrices.
         d_h[k - 1] = p.o.wh.t().dot(&delta_o)
             + p.i.wh.t().dot(&delta_i)
             + p.f.wh.t().dot(&delta_f)
@@ -393,7 +411,8 @@ pub fn backward(
             &d_i[t]
         };
         g.o.wh += &d_o[t].dot(&h_prev);
-        // Post: the output gate's bias gradient adds the forget gate's δ too (bug 2).
+        // Post: the output gate's bias gradient adds the forget gate's δ too (bug
+        // 2).
         g.o.b += if bugs.bias_o_takes_delta_f {
             &d_f[t]
         } else {
@@ -422,7 +441,8 @@ pub fn backward(
 }
 // ANCHOR_END: port_backward
 
-/// One of the post's twelve parameter arrays, named as the post names its attributes.
+/// One of the post's twelve parameter arrays, named as the post names its
+/// attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceTensor {
     /// Forget gate, recurrent.
@@ -451,9 +471,9 @@ pub enum SourceTensor {
     Bc,
 }
 
-/// Which gradient attribute each line of the post's update step reads, in the post's order.
-/// Six of the twelve names are never set by its gradient code, and the input gate's input
-/// matrix reads the same name as its recurrent matrix.
+/// Which gradient attribute each line of the post's update step reads, in the post's
+/// order. Six of the twelve names are never set by its gradient code, and the input
+/// gate's input matrix reads the same name as its recurrent matrix.
 pub const UPDATE_AS_PRINTED: [(SourceTensor, &str); 12] = [
     (SourceTensor::Wfh, "Whf_grad"),
     (SourceTensor::Wfx, "Whx_grad"),
@@ -520,10 +540,11 @@ impl fmt::Display for UpdateError {
     }
 }
 
-/// Runs an update step line by line: `param -= lr * grads.<attribute>` for each `(param,
-/// attribute)` of `reads`. Like Python, it stops at the first failing line; earlier lines have
-/// already changed `p`. A gradient whose shape broadcasts into the parameter's (NumPy's rule
-/// for in-place operations: each axis equal or 1) is applied broadcast, as NumPy would.
+/// Runs an update step line by line: `param -= lr * grads.<attribute>` for each
+/// `(param, attribute)` of `reads`. Like Python, it stops at the first failing line;
+/// earlier lines have already changed `p`. A gradient whose shape broadcasts into
+/// the parameter's (NumPy's rule for in-place operations: each axis equal or 1) is
+/// applied broadcast, as NumPy would.
 pub fn apply_update(
     p: &mut SourceParams,
     grads: &SourceGrads,
@@ -563,7 +584,12 @@ mod tests {
     use ch00_foundations::tolerance::assert_arrays_close;
     use ndarray::Array3;
 
-    fn case(seed: u64, steps: usize, is: usize, hs: usize) -> (LstmParams, Array3<f64>, LstmState) {
+    fn case(
+        seed: u64,
+        steps: usize,
+        is: usize,
+        hs: usize,
+    ) -> (LstmParams, Array3<f64>, LstmState) {
         let mut rng = seeded_rng(seed);
         let p = LstmParams::init(is, hs, &mut rng);
         let x = uniform_array((steps, 1, is), -1.0, 1.0, &mut rng);
@@ -586,7 +612,8 @@ mod tests {
         assert_arrays_close("c_T", &tr.c[5].t(), &s_n.c, 1e-15, 1e-14);
     }
 
-    /// With every bug fixed, the port is a correct LSTM backward: it equals the cell's.
+    /// With every bug fixed, the port is a correct LSTM backward: it equals the
+    /// cell's.
     #[test]
     fn the_port_with_every_bug_fixed_equals_the_cells_backward() {
         let (p, x, s0) = case(61, 6, 3, 4);
@@ -596,7 +623,8 @@ mod tests {
             h: gh.clone(),
             c: Array2::zeros((1, 4)),
         };
-        let (want, _, ds0) = cell_backward(&p, &caches, Array3::zeros((6, 1, 4)).view(), &ds_n);
+        let (want, _, ds0) =
+            cell_backward(&p, &caches, Array3::zeros((6, 1, 4)).view(), &ds_n);
         let sp = SourceParams::from_lstm(&p);
         let tr = forward(&sp, x.view(), &s0);
         let got = backward(&sp, &tr, tr.xs[5].view(), gh.t(), Bugs::NONE);
@@ -641,8 +669,8 @@ mod tests {
         (sp, g)
     }
 
-    /// Bug 6: the update step reads gradients by names its gradient code never sets. Python
-    /// stops at the first line, with nothing updated.
+    /// Bug 6: the update step reads gradients by names its gradient code never sets.
+    /// Python stops at the first line, with nothing updated.
     #[test]
     fn the_update_step_as_printed_reads_six_names_that_do_not_exist() {
         let (sp, g) = grads_for(3, 4);
@@ -654,7 +682,8 @@ mod tests {
         assert_eq!(
             missing,
             [
-                "Whf_grad", "Whx_grad", "Whi_grad", "Whi_grad", "Wof_grad", "Wcf_grad"
+                "Whf_grad", "Whx_grad", "Whi_grad", "Whi_grad", "Wof_grad",
+                "Wcf_grad"
             ]
         );
         let mut p = sp.clone();
@@ -663,9 +692,10 @@ mod tests {
         assert_eq!(p, sp, "the first line fails, so nothing changes");
     }
 
-    /// Bug 6, second half: the input gate's input matrix reads the same name as its recurrent
-    /// matrix. Spell that name as the gradient code does, and `W_ix` is moved along `W_ih`'s
-    /// gradient: a shape error when I ≠ H, and a silent wrong step when I = H.
+    /// Bug 6, second half: the input gate's input matrix reads the same name as its
+    /// recurrent matrix. Spell that name as the gradient code does, and `W_ix` is
+    /// moved along `W_ih`'s gradient: a shape error when I ≠ H, and a silent wrong
+    /// step when I = H.
     #[test]
     fn respelled_the_update_would_move_w_ix_along_the_gradient_of_w_ih() {
         let same_name: Vec<SourceTensor> = UPDATE_AS_PRINTED
@@ -701,7 +731,8 @@ mod tests {
         assert_ne!(p.i.wx, &sp.i.wx - &(0.1 * &g.i.wx));
     }
 
-    /// The intended update is plain gradient descent, the same step in either layout.
+    /// The intended update is plain gradient descent, the same step in either
+    /// layout.
     #[test]
     fn the_intended_update_is_gradient_descent_in_our_layout_too() {
         let (p, x, s0) = case(64, 3, 3, 4);
@@ -717,8 +748,9 @@ mod tests {
         let mut stepped = sp.clone();
         apply_update(&mut stepped, &g, 0.1, &UPDATE_INTENDED).unwrap();
         let (lg, _) = g.to_lstm();
-        // The post's bias is bias_ih + bias_hh. For the sum to take the post's step, each takes
-        // half of it: plain descent on both PyTorch biases moves their sum twice as far.
+        // The post's bias is bias_ih + bias_hh. For the sum to take the post's step,
+        // each takes half of it: plain descent on both PyTorch biases moves their
+        // sum twice as far.
         let q = LstmParams {
             weight_ih: &p.weight_ih - &(0.1 * &lg.dweight_ih),
             weight_hh: &p.weight_hh - &(0.1 * &lg.dweight_hh),

@@ -1,9 +1,12 @@
-//! Prints the chapter's comparison: the cost table at the benchmark's shape, and how fast each
-//! cell's gradient shrinks with distance (the data of the chapter's figure).
+//! Prints the chapter's comparison: the cost table at the benchmark's shape, and how
+//! fast each cell's gradient shrinks with distance (the data of the chapter's
+//! figure).
 //!
 //! `cargo run -p ch05-gru --example compare`
 
-use ch05_gru::compare::{FIGURE_SEQ_LEN, cost_table, factor_per_step, figure_curves};
+use ch05_gru::compare::{
+    FIGURE_SEQ_LEN, cost_table, factor_per_step, figure_curves,
+};
 
 fn main() {
     let (i, h, b) = (256, 256, 32);
@@ -15,7 +18,11 @@ fn main() {
     for r in cost_table(i, h, b) {
         println!(
             "{:<18} {:>5} {:>10} {:>16} {:>14}",
-            r.cell, r.gates, r.scalars, r.gemm_flops_per_step, r.dependent_hidden_gemms
+            r.cell,
+            r.gates,
+            r.scalars,
+            r.gemm_flops_per_step,
+            r.dependent_hidden_gemms
         );
     }
     let k = FIGURE_SEQ_LEN;

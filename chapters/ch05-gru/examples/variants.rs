@@ -1,5 +1,6 @@
-//! Prints, for each pair of committed fixtures `gru_<case>.json` / `gru_cho_<case>.json` (same
-//! parameters, same inputs), the largest difference between their outputs.
+//! Prints, for each pair of committed fixtures `gru_<case>.json` /
+//! `gru_cho_<case>.json` (same parameters, same inputs), the largest difference
+//! between their outputs.
 //!
 //! `cargo run -p ch05-gru --example variants` (from anywhere in the repository)
 

@@ -1,6 +1,7 @@
 //! The GRU cell, both variants, forward and backward, in PyTorch's layout.
 //!
-//! With `a_i = x_t W_ihᵀ + b_ih` and `a_h = h_{t-1} W_hhᵀ + b_hh` (both `[B, 3H]`, blocks r, z, n):
+//! With `a_i = x_t W_ihᵀ + b_ih` and `a_h = h_{t-1} W_hhᵀ + b_hh` (both `[B, 3H]`,
+//! blocks r, z, n):
 //!
 //! ```text
 //! r = σ(a_i[r] + a_h[r])        z = σ(a_i[z] + a_h[z])
@@ -9,16 +10,19 @@
 //! h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
 //! ```
 
-use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
+use ch00_foundations::activations::{
+    dsigmoid_from_output, dtanh_from_output, sigmoid,
+};
 use ch00_foundations::notation::{GRU_GATES, GRU_N, GRU_R, GRU_Z, gate_rows};
 use ch01_rnn::cell::LayerParams;
 use ch02_bptt::backward::LayerGrads;
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, s};
 
-/// The parameters of one GRU layer, as `nn.GRU`: chapter 1's layer with three gate blocks
-/// stacked along the rows, r, z, n. `weight_ih: [3H, I]`, `weight_hh: [3H, H]`, the biases
-/// `[3H]`; PyTorch's initialisation draws every entry from `U(-1/√H, 1/√H)`.
+/// The parameters of one GRU layer, as `nn.GRU`: chapter 1's layer with three gate
+/// blocks stacked along the rows, r, z, n. `weight_ih: [3H, I]`,
+/// `weight_hh: [3H, H]`, the biases `[3H]`; PyTorch's initialisation draws every
+/// entry from `U(-1/√H, 1/√H)`.
 pub type GruParams = LayerParams<GRU_GATES>;
 
 /// Gradients of [`GruParams`], field by field (chapter 2's layer gradients).
@@ -45,7 +49,8 @@ pub struct GruStepCache {
 }
 
 // ANCHOR: step
-/// One GRU step of either variant. Shapes: `x_t: [B, I]`, `h_prev: [B, H]` → `h_t: [B, H]`.
+/// One GRU step of either variant. Shapes: `x_t: [B, I]`, `h_prev: [B, H]` →
+/// `h_t: [B, H]`.
 fn gru_step(
     p: &GruParams,
     v: GruVariant,
@@ -67,8 +72,12 @@ fn gru_step(
     gates.slice_mut(s![.., 0..2 * hs]).mapv_inplace(sigmoid);
     let r = gates.slice(s![.., gate_rows(GRU_R, hs)]).to_owned();
     let hn_input = match v {
-        GruVariant::ResetAfter => h_prev.dot(&w_hn.t()) + p.bias_hh.slice(s![n.clone()]), // W_hn h + b_hn
-        GruVariant::ResetBefore => &r * h_prev,                                           // r ⊙ h
+        // W_hn h + b_hn
+        GruVariant::ResetAfter => {
+            h_prev.dot(&w_hn.t()) + p.bias_hh.slice(s![n.clone()])
+        }
+        // r ⊙ h
+        GruVariant::ResetBefore => &r * h_prev,
     };
     let n_pre = match v {
         GruVariant::ResetAfter => &a_i.slice(s![.., n.clone()]) + &(&r * &hn_input),
@@ -106,15 +115,21 @@ fn gru_step_backward(
     let (r, z, n) = (gate(GRU_R), gate(GRU_Z), gate(GRU_N));
     let n_rows = gate_rows(GRU_N, hs);
     let w_hn = p.weight_hh.slice(s![n_rows.clone(), ..]);
-    // BEGIN SOLUTION ex 5.1: dz, the candidate gradient, dr by variant, then both sides of the parameters
-    let mut dh_prev = dh * &z; //                            through z ⊙ h_{t-1}
-    let dz = dh * &(&cache.h_prev - &n); //                      h_t = n + z ⊙ (h_{t-1} − n)
-    let dan = &(dh * &(1.0 - &z)) * &n.mapv(dtanh_from_output); // at n's pre-activation
+    // BEGIN SOLUTION ex 5.1: dz, the candidate gradient, dr by variant, then both
+    //   sides of the parameters
+    let mut dh_prev = dh * &z; // through z ⊙ h_{t-1}
+    // h_t = n + z ⊙ (h_{t-1} − n)
+    let dz = dh * &(&cache.h_prev - &n);
+    // at n's pre-activation
+    let dan = &(dh * &(1.0 - &z)) * &n.mapv(dtanh_from_output);
     let dr = match v {
-        GruVariant::ResetAfter => &dan * &cache.hn_input, //     n_pre ∋ r ⊙ (W_hn h + b_hn)
-        GruVariant::ResetBefore => &dan.dot(&w_hn) * &cache.h_prev, // n_pre ∋ (r ⊙ h) W_hnᵀ
+        // n_pre ∋ r ⊙ (W_hn h + b_hn)
+        GruVariant::ResetAfter => &dan * &cache.hn_input,
+        // n_pre ∋ (r ⊙ h) W_hnᵀ
+        GruVariant::ResetBefore => &dan.dot(&w_hn) * &cache.h_prev,
     };
-    let mut da_i = Array2::zeros(cache.gates.raw_dim()); // gradient at a_i = x W_ihᵀ + b_ih
+    // gradient at a_i = x W_ihᵀ + b_ih
+    let mut da_i = Array2::zeros(cache.gates.raw_dim());
     da_i.slice_mut(s![.., gate_rows(GRU_R, hs)])
         .assign(&(&dr * &r.mapv(dsigmoid_from_output)));
     da_i.slice_mut(s![.., gate_rows(GRU_Z, hs)])
@@ -135,8 +150,8 @@ fn gru_step_backward(
     dh_prev += &da_rz.dot(&p.weight_hh.slice(s![0..2 * hs, ..]));
     // The n rows of the hidden side differ by variant.
     let da_hn = match v {
-        GruVariant::ResetAfter => &dan * &r,    //      at W_hn h + b_hn
-        GruVariant::ResetBefore => dan.clone(), //  at (r ⊙ h) W_hnᵀ + b_hn
+        GruVariant::ResetAfter => &dan * &r, // at W_hn h + b_hn
+        GruVariant::ResetBefore => dan.clone(), // at (r ⊙ h) W_hnᵀ + b_hn
     };
     grads
         .dweight_hh
@@ -146,7 +161,8 @@ fn gru_step_backward(
         .dbias_hh
         .slice_mut(s![n_rows])
         .scaled_add(1.0, &da_hn.sum_axis(Axis(0)));
-    let d_hn_in = da_hn.dot(&w_hn); // gradient at W_hn's input: h (after) or r ⊙ h (before)
+    // gradient at W_hn's input: h (after) or r ⊙ h (before)
+    let d_hn_in = da_hn.dot(&w_hn);
     match v {
         GruVariant::ResetAfter => dh_prev += &d_hn_in,
         GruVariant::ResetBefore => dh_prev += &(&d_hn_in * &r),
@@ -258,7 +274,13 @@ mod tests {
         Problem::random(&mut seeded_rng(seed), shape, scale, 0.8)
     }
 
-    fn probe(p: &GruParams, v: GruVariant, x: &Array3<f64>, h0: &Array2<f64>, c: &Case) -> f64 {
+    fn probe(
+        p: &GruParams,
+        v: GruVariant,
+        x: &Array3<f64>,
+        h0: &Array2<f64>,
+        c: &Case,
+    ) -> f64 {
         let (y, h_n, _) = forward(p, v, x.view(), h0);
         (&y * &c.dy).sum() + (&h_n * &c.dh_n).sum()
     }
@@ -282,8 +304,9 @@ mod tests {
         }
     }
 
-    /// Forcing r ≡ 1 and z ≡ 0 (σ(±1000) is exactly 1 or 0 in f64) turns either GRU into chapter
-    /// 1's RNN with the n rows as its weights; the gradients of those rows are chapter 2's.
+    /// Forcing r ≡ 1 and z ≡ 0 (σ(±1000) is exactly 1 or 0 in f64) turns either GRU
+    /// into chapter 1's RNN with the n rows as its weights; the gradients of those
+    /// rows are chapter 2's.
     #[test]
     fn with_r_1_and_z_0_a_gru_is_the_vanilla_rnn() {
         let c = case(64, (6, 2, 3, 4), 1.0);
@@ -298,7 +321,8 @@ mod tests {
             bias_ih: p.bias_ih.slice(s![n.clone()]).to_owned(),
             bias_hh: p.bias_hh.slice(s![n.clone()]).to_owned(),
         };
-        let (y_rnn, _, cache) = ch01_rnn::cell::forward(&rnn, c.x.view(), c.h0.view());
+        let (y_rnn, _, cache) =
+            ch01_rnn::cell::forward(&rnn, c.x.view(), c.h0.view());
         let (g_rnn, dx_rnn, dh0_rnn) =
             ch02_bptt::backward(&rnn, &cache, c.dy.view(), c.dh_n.view());
         for v in BOTH {
@@ -339,8 +363,9 @@ mod tests {
         }
     }
 
-    /// The two variants are the same function when the previous state is zero (r then
-    /// multiplies a zero either way; b_hn is outside r only in reset-before — so also zero b_hn).
+    /// The two variants are the same function when the previous state is zero (r
+    /// then multiplies a zero either way; b_hn is outside r only in reset-before —
+    /// so also zero b_hn).
     #[test]
     fn the_variants_agree_from_a_zero_state_with_zero_b_hn_and_differ_otherwise() {
         let c = case(65, (1, 2, 3, 4), 1.0);

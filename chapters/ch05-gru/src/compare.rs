@@ -1,13 +1,14 @@
-//! The RNN, the LSTM and both GRUs side by side: how far back a gradient reaches, and what a
-//! step costs.
+//! The RNN, the LSTM and both GRUs side by side: how far back a gradient reaches,
+//! and what a step costs.
 //!
-//! The loss reads only the last state, `L = dy · h_T`. Its gradient at an earlier state `h_t` is
-//! what the backward pass carries back over the distance `k = T − t`. Chapter 2's
-//! [`state_grads_by_distance`] measures it with each cell's own `step_backward` (the [`Cell`]
-//! trait), so the numbers come from the same code that the gradient checks and the PyTorch
-//! fixtures test.
+//! The loss reads only the last state, `L = dy · h_T`. Its gradient at an earlier
+//! state `h_t` is what the backward pass carries back over the distance `k = T − t`.
+//! Chapter 2's [`state_grads_by_distance`] measures it with each cell's own
+//! `step_backward` (the [`Cell`] trait), so the numbers come from the same code that
+//! the gradient checks and the PyTorch fixtures test.
 //!
-//! [`cost_table`] counts each cell's parameters and the multiply-adds of its matrix products.
+//! [`cost_table`] counts each cell's parameters and the multiply-adds of its matrix
+//! products.
 
 use ch00_foundations::notation::{GRU_GATES, GRU_Z, LSTM_F, LSTM_GATES, gate_rows};
 use ch00_foundations::rng::{seeded_rng, uniform_array};
@@ -26,14 +27,16 @@ pub const COMPARE_INPUT: usize = 8;
 pub const FIGURE_SEQ_LEN: usize = 60;
 /// Seed of the inputs, of `dy` and of every cell's weights.
 pub const FIGURE_SEED: u64 = 5;
-/// The "remember" bias of the figure's second panel: added to the LSTM's forget-gate bias and to
-/// the GRU's update-gate bias, so that `f ≈ z ≈ σ(3) ≈ 0.95` at the start.
+/// The "remember" bias of the figure's second panel: added to the LSTM's forget-gate
+/// bias and to the GRU's update-gate bias, so that `f ≈ z ≈ σ(3) ≈ 0.95` at the
+/// start.
 pub const REMEMBER_BIAS: f64 = 3.0;
 
 // ANCHOR: state_grads_of_sequence
-/// Chapter 2's [`state_grads_by_distance`] after running `C` forward from `s0` over `x`: entry
-/// `k` is `dL/d(state)` `k` steps before the end, for a loss that reads only the final state.
-/// Shapes: `x: [T, B, I]`, state parts `[B, H]` → `T + 1` states.
+/// Chapter 2's [`state_grads_by_distance`] after running `C` forward from `s0` over
+/// `x`: entry `k` is `dL/d(state)` `k` steps before the end, for a loss that reads
+/// only the final state. Shapes: `x: [T, B, I]`, state parts `[B, H]` → `T + 1`
+/// states.
 pub fn state_grads_of_sequence<C: Cell>(
     p: &C::Params,
     x: ArrayView3<f64>,
@@ -50,8 +53,9 @@ pub fn norm(a: &Array2<f64>) -> f64 {
     a.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// The factor per step by which a norm shrinks (below 1) or grows (above 1) between the distances
-/// `from` and `to`: `(norms[to] / norms[from])^(1 / (to − from))`, the geometric mean.
+/// The factor per step by which a norm shrinks (below 1) or grows (above 1) between
+/// the distances `from` and `to`: `(norms[to] / norms[from])^(1 / (to − from))`, the
+/// geometric mean.
 ///
 /// # Panics
 /// If `from >= to`, `to` is out of range, or either norm is not positive and finite.
@@ -69,11 +73,12 @@ pub fn factor_per_step(norms: &[f64], from: usize, to: usize) -> f64 {
     (b / a).powf(1.0 / (to - from) as f64)
 }
 
-/// `‖∂L/∂h_t‖` (and `‖∂L/∂c_t‖` for the LSTM) against the distance `k = T − t`, `k = 0 … T`, for
-/// the four cells on the same inputs and the same `dy`.
+/// `‖∂L/∂h_t‖` (and `‖∂L/∂c_t‖` for the LSTM) against the distance `k = T − t`,
+/// `k = 0 … T`, for the four cells on the same inputs and the same `dy`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NormCurves {
-    /// The bias added to the LSTM's `f` rows and the GRU's `z` rows (0 = PyTorch's init).
+    /// The bias added to the LSTM's `f` rows and the GRU's `z` rows (0 = PyTorch's
+    /// init).
     pub remember_bias: f64,
     /// Chapter 1's RNN: `‖∂L/∂h_t‖`.
     pub rnn: Vec<f64>,
@@ -88,12 +93,14 @@ pub struct NormCurves {
 }
 
 // ANCHOR: gradient_norm_curves
-/// Measures [`NormCurves`] for `T = seq_len` steps with `H = hidden`, `I = input`, batch 1.
+/// Measures [`NormCurves`] for `T = seq_len` steps with `H = hidden`, `I = input`,
+/// batch 1.
 ///
-/// One seeded generator draws, in this order, the inputs `x: [T, 1, I]` from `U(−1, 1)`, a unit
-/// vector `dy: [1, H]`, then PyTorch-initialised RNN, LSTM and GRU parameters; both GRUs share
-/// theirs. Every cell starts from a zero state. `remember_bias` is added to `bias_ih` in the
-/// LSTM's forget-gate rows and in the GRU's update-gate rows (the RNN has no such knob).
+/// One seeded generator draws, in this order, the inputs `x: [T, 1, I]` from
+/// `U(−1, 1)`, a unit vector `dy: [1, H]`, then PyTorch-initialised RNN, LSTM and
+/// GRU parameters; both GRUs share theirs. Every cell starts from a zero state.
+/// `remember_bias` is added to `bias_ih` in the LSTM's forget-gate rows and in the
+/// GRU's update-gate rows (the RNN has no such knob).
 pub fn gradient_norm_curves(
     seq_len: usize,
     hidden: usize,
@@ -116,7 +123,8 @@ pub fn gradient_norm_curves(
         .mapv_inplace(|b| b + remember_bias);
 
     let h0 = Array2::zeros((1, hidden));
-    let norms = |states: Vec<Array2<f64>>| states.iter().map(norm).collect::<Vec<_>>();
+    let norms =
+        |states: Vec<Array2<f64>>| states.iter().map(norm).collect::<Vec<_>>();
     let lstm_states = state_grads_of_sequence::<Lstm>(
         &lstm,
         x.view(),
@@ -137,8 +145,8 @@ pub fn gradient_norm_curves(
 }
 // ANCHOR_END: gradient_norm_curves
 
-/// The two settings of the chapter's figure: PyTorch's initialisation, and the same weights with
-/// [`REMEMBER_BIAS`] on the LSTM's `f` and the GRU's `z`.
+/// The two settings of the chapter's figure: PyTorch's initialisation, and the same
+/// weights with [`REMEMBER_BIAS`] on the LSTM's `f` and the GRU's `z`.
 pub fn figure_curves() -> [NormCurves; 2] {
     [0.0, REMEMBER_BIAS].map(|b| {
         gradient_norm_curves(
@@ -161,16 +169,18 @@ pub struct CellCost {
     /// Parameters, PyTorch's way with two bias vectors: `G(IH + H² + 2H)`.
     pub scalars: usize,
     /// Floating-point operations of the matrix products of one step forward:
-    /// `2 · B · (I + H) · G · H` (a multiply and an add per weight entry and batch row).
+    /// `2 · B · (I + H) · G · H` (a multiply and an add per weight entry and batch
+    /// row).
     pub gemm_flops_per_step: usize,
-    /// Matrix products with `W_hh` that one step must do one after the other: 1, except for the
-    /// reset-before GRU, which needs `r` before it can multiply `r ⊙ h` by `W_hn`.
+    /// Matrix products with `W_hh` that one step must do one after the other: 1,
+    /// except for the reset-before GRU, which needs `r` before it can multiply
+    /// `r ⊙ h` by `W_hn`.
     pub dependent_hidden_gemms: usize,
 }
 
 // ANCHOR: cost_table
-/// Parameter counts and matrix-product flops per step of the RNN, the LSTM and both GRUs, at
-/// equal input size `I`, hidden size `H` and batch `B`, in that order.
+/// Parameter counts and matrix-product flops per step of the RNN, the LSTM and both
+/// GRUs, at equal input size `I`, hidden size `H` and batch `B`, in that order.
 pub fn cost_table(input: usize, hidden: usize, batch: usize) -> [CellCost; 4] {
     let row = |cell, gates: usize, dependent_hidden_gemms| CellCost {
         cell,
@@ -193,8 +203,8 @@ mod tests {
     use super::*;
     use ch02_bptt::driver::backward_seq;
 
-    /// The walk back is chapter 2's `backward_seq`: its `dh0` for `dy` at the last step only is
-    /// the walk's last entry, bit for bit, for every cell.
+    /// The walk back is chapter 2's `backward_seq`: its `dh0` for `dy` at the last
+    /// step only is the walk's last entry, bit for bit, for every cell.
     #[test]
     fn the_walk_back_ends_where_backward_seq_ends() {
         let (t, i, h) = (7, 3, 4);
@@ -217,7 +227,8 @@ mod tests {
         let gru = GruParams::init(i, h, &mut rng);
         for walk_and_dh0 in [
             {
-                let walk = state_grads_of_sequence::<Gru>(&gru, x.view(), &h0, &dy_last);
+                let walk =
+                    state_grads_of_sequence::<Gru>(&gru, x.view(), &h0, &dy_last);
                 let (_, _, c) = forward_seq::<Gru>(&gru, x.view(), &h0);
                 (
                     walk[t].clone(),
@@ -225,7 +236,8 @@ mod tests {
                 )
             },
             {
-                let walk = state_grads_of_sequence::<GruCho>(&gru, x.view(), &h0, &dy_last);
+                let walk =
+                    state_grads_of_sequence::<GruCho>(&gru, x.view(), &h0, &dy_last);
                 let (_, _, c) = forward_seq::<GruCho>(&gru, x.view(), &h0);
                 (
                     walk[t].clone(),
@@ -247,12 +259,13 @@ mod tests {
         };
         let walk = state_grads_of_sequence::<Lstm>(&lstm, x.view(), &s0, &ds_last);
         let (_, _, c) = forward_seq::<Lstm>(&lstm, x.view(), &s0);
-        let (_, _, ds0) = backward_seq::<Lstm>(&lstm, &c, dy.view(), &LstmState::zeros(2, h));
+        let (_, _, ds0) =
+            backward_seq::<Lstm>(&lstm, &c, dy.view(), &LstmState::zeros(2, h));
         assert_eq!(walk[t], ds0);
     }
 
-    /// Every intermediate entry is the `dh0` of `backward_seq` run on the suffix of the sequence
-    /// that starts there (the other way to measure the same thing).
+    /// Every intermediate entry is the `dh0` of `backward_seq` run on the suffix of
+    /// the sequence that starts there (the other way to measure the same thing).
     #[test]
     fn every_entry_is_backward_seq_on_the_suffix() {
         let (t, i, h) = (6, 2, 3);
@@ -274,7 +287,12 @@ mod tests {
             let (_, _, caches) = forward_seq::<Gru>(&gru, suffix, &h_start);
             let mut dy = Array3::zeros((k, 1, h));
             dy.slice_mut(s![k - 1, .., ..]).assign(&dy_last);
-            let (_, _, dh) = backward_seq::<Gru>(&gru, &caches, dy.view(), &Array2::zeros((1, h)));
+            let (_, _, dh) = backward_seq::<Gru>(
+                &gru,
+                &caches,
+                dy.view(),
+                &Array2::zeros((1, h)),
+            );
             assert_eq!(walked, &dh, "distance {k}");
         }
     }
@@ -302,9 +320,10 @@ mod tests {
         }
     }
 
-    /// At PyTorch's initialisation every gate sits near σ(0) = 1/2, so every cell forgets
-    /// geometrically; the RNN forgets fastest. With the remember bias the gated cells keep the
-    /// gradient alive over the whole sequence; the RNN's curve does not change.
+    /// At PyTorch's initialisation every gate sits near σ(0) = 1/2, so every cell
+    /// forgets geometrically; the RNN forgets fastest. With the remember bias the
+    /// gated cells keep the gradient alive over the whole sequence; the RNN's curve
+    /// does not change.
     #[test]
     fn the_rnn_forgets_fastest_and_the_remember_bias_rescues_only_the_gated_cells() {
         let [init, remember] = figure_curves();
@@ -333,18 +352,26 @@ mod tests {
         }
     }
 
-    /// Not one lucky seed: on eight other seeds the RNN still forgets fastest at PyTorch's init,
-    /// and with the remember bias the GRU's factor per step is close to its update gate,
-    /// `σ(3) ≈ 0.953`, since `∂h_t/∂h_{t-1}` is `z` plus terms scaled by `1 − z ≈ 0.05`.
+    /// Not one lucky seed: on eight other seeds the RNN still forgets fastest at
+    /// PyTorch's init, and with the remember bias the GRU's factor per step is close
+    /// to its update gate, `σ(3) ≈ 0.953`, since `∂h_t/∂h_{t-1}` is `z` plus terms
+    /// scaled by `1 − z ≈ 0.05`.
     #[test]
     fn the_ordering_holds_on_other_seeds_and_the_gru_keeps_about_z_per_step() {
         let rate = |n: &[f64]| factor_per_step(n, 5, 25);
         for seed in 0..8 {
-            let c = gradient_norm_curves(40, COMPARE_HIDDEN, COMPARE_INPUT, seed, 0.0);
+            let c =
+                gradient_norm_curves(40, COMPARE_HIDDEN, COMPARE_INPUT, seed, 0.0);
             for other in [&c.lstm_h, &c.lstm_c, &c.gru, &c.gru_cho] {
                 assert!(rate(&c.rnn) < rate(other), "seed {seed}");
             }
-            let c = gradient_norm_curves(40, COMPARE_HIDDEN, COMPARE_INPUT, seed, REMEMBER_BIAS);
+            let c = gradient_norm_curves(
+                40,
+                COMPARE_HIDDEN,
+                COMPARE_INPUT,
+                seed,
+                REMEMBER_BIAS,
+            );
             for gru in [&c.gru, &c.gru_cho] {
                 let z = ch00_foundations::activations::sigmoid(REMEMBER_BIAS);
                 assert!((rate(gru) - z).abs() < 0.015, "seed {seed}: {}", rate(gru));
@@ -364,8 +391,8 @@ mod tests {
         factor_per_step(&[0.0, 1.0], 0, 1);
     }
 
-    /// The table's counts are the real structs' `num_scalars`, and its flops are two per weight
-    /// entry and batch row, read off the real weight shapes.
+    /// The table's counts are the real structs' `num_scalars`, and its flops are two
+    /// per weight entry and batch row, read off the real weight shapes.
     #[test]
     fn the_cost_table_matches_the_real_parameter_structs() {
         for (i, h, b) in [(8, 32, 1), (5, 3, 2), (256, 256, 32)] {
@@ -389,7 +416,8 @@ mod tests {
         }
     }
 
-    /// The numbers the chapter prints for the benchmark's shape, I = H = 256, B = 32.
+    /// The numbers the chapter prints for the benchmark's shape, I = H = 256, B =
+    /// 32.
     #[test]
     fn the_cost_table_at_the_benchmark_shape() {
         let t = cost_table(256, 256, 32);

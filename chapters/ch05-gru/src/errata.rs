@@ -1,5 +1,6 @@
-//! Tests behind the chapter's corrections of the source posts' LSTM/GRU explainer. Each runs the
-//! book's real cells (chapter 4's LSTM, this chapter's GRU) where the claim is a computation.
+//! Tests behind the chapter's corrections of the source posts' LSTM/GRU explainer.
+//! Each runs the book's real cells (chapter 4's LSTM, this chapter's GRU) where the
+//! claim is a computation.
 
 use ch00_foundations::activations::sigmoid;
 use ch00_foundations::notation::{GRU_Z, gate_rows};
@@ -13,9 +14,9 @@ use ndarray::{Array1, Array2, Array3, Axis, array, concatenate, s};
 use crate::cell::{Gru, GruParams};
 
 /// The sigmoid is the logistic function. It is tanh shifted and rescaled,
-/// `σ(x) = (1 + tanh(x/2)) / 2`, but it is not itself a hyperbolic function, and the differences
-/// are the ones a gate needs: values in (0, 1), `σ(0) = 1/2`, and `σ(−x) = 1 − σ(x)` where tanh
-/// is odd.
+/// `σ(x) = (1 + tanh(x/2)) / 2`, but it is not itself a hyperbolic function, and the
+/// differences are the ones a gate needs: values in (0, 1), `σ(0) = 1/2`, and
+/// `σ(−x) = 1 − σ(x)` where tanh is odd.
 #[test]
 fn sigmoid_is_a_shifted_and_scaled_tanh_with_other_values() {
     for k in -400..=400 {
@@ -30,8 +31,9 @@ fn sigmoid_is_a_shifted_and_scaled_tanh_with_other_values() {
     assert_eq!(0.0f64.tanh(), 0.0);
 }
 
-/// A gate multiplies entry by entry: `f ⊙ c` keeps unit 0, drops unit 1 and keeps unit 2. A dot
-/// product `f · c` is one number per sequence, with the units summed together.
+/// A gate multiplies entry by entry: `f ⊙ c` keeps unit 0, drops unit 1 and keeps
+/// unit 2. A dot product `f · c` is one number per sequence, with the units summed
+/// together.
 #[test]
 fn a_gate_multiplies_element_wise_a_dot_product_sums_the_units() {
     let f = array![1.0, 0.0, 1.0];
@@ -40,9 +42,9 @@ fn a_gate_multiplies_element_wise_a_dot_product_sums_the_units() {
     assert_eq!(f.dot(&c), 1.0);
 }
 
-/// The real GRU step gates each unit on its own: with `z = 1` on units 0 and 2 (σ(1000) is
-/// exactly 1) those units keep `h_{t-1}` exactly, while units 1 and 3 (`z = 0`) take the
-/// candidate, the same as when every `z` is 0.
+/// The real GRU step gates each unit on its own: with `z = 1` on units 0 and 2
+/// (σ(1000) is exactly 1) those units keep `h_{t-1}` exactly, while units 1 and 3
+/// (`z = 0`) take the candidate, the same as when every `z` is 0.
 #[test]
 fn the_gru_update_gate_acts_unit_by_unit() {
     let mut rng = seeded_rng(73);
@@ -65,13 +67,14 @@ fn the_gru_update_gate_acts_unit_by_unit() {
     }
 }
 
-/// The source posts' loop unpacks the cell's `(h, c)` into `(ct, ht)`. After the first step the
-/// variable called `ht` holds the cell state, and from the second step on the cell reads `c` as
-/// `h` and `h` as `c`: a different recurrence.
+/// The source posts' loop unpacks the cell's `(h, c)` into `(ct, ht)`. After the
+/// first step the variable called `ht` holds the cell state, and from the second
+/// step on the cell reads `c` as `h` and `h` as `c`: a different recurrence.
 #[test]
 fn swapping_c_and_h_in_the_loop_changes_the_recurrence() {
     let (t, b, h) = (6, 2, 4);
-    let Problem { p, x, .. } = Problem::<4>::random(&mut seeded_rng(74), (t, b, 3, h), 1.0, 0.5);
+    let Problem { p, x, .. } =
+        Problem::<4>::random(&mut seeded_rng(74), (t, b, 3, h), 1.0, 0.5);
     let s0 = LstmState::zeros(b, h);
 
     // ANCHOR: swapped_loop
@@ -81,7 +84,8 @@ fn swapping_c_and_h_in_the_loop_changes_the_recurrence() {
     let mut named_ct = Vec::new();
     for x_t in x.outer_iter() {
         let (next, _) = Lstm::step(&p, x_t, &LstmState { h: ht, c: ct });
-        (ct, ht) = (next.h, next.c); // the cell returns (h, c); the loop names them (c, h)
+        // the cell returns (h, c); the loop names them (c, h)
+        (ct, ht) = (next.h, next.c);
         named_ht.push(ht.clone());
         named_ct.push(ct.clone());
     }
@@ -96,7 +100,8 @@ fn swapping_c_and_h_in_the_loop_changes_the_recurrence() {
         states.push(s.clone());
     }
     assert_eq!(caches.len(), t);
-    // Step 1 starts from zeros, so it computes the right values under the wrong names.
+    // Step 1 starts from zeros, so it computes the right values under the wrong
+    // names.
     assert_eq!(named_ct[0], y.index_axis(Axis(0), 0));
     assert_eq!(named_ht[0], states[0].c);
     // From step 2 on the swapped loop feeds c where h belongs: the states differ.
@@ -108,8 +113,9 @@ fn swapping_c_and_h_in_the_loop_changes_the_recurrence() {
     }
 }
 
-/// One matrix on the concatenation `[x, h]` is exactly our two matrices `W_ih x + W_hh h`
-/// (PyTorch's split layout): concatenating is what the equations mean.
+/// One matrix on the concatenation `[x, h]` is exactly our two matrices
+/// `W_ih x + W_hh h` (PyTorch's split layout): concatenating is what the equations
+/// mean.
 #[test]
 fn one_matrix_on_the_concatenation_is_w_ih_x_plus_w_hh_h() {
     let mut rng = seeded_rng(75);
@@ -136,8 +142,9 @@ fn one_matrix_on_the_concatenation_is_w_ih_x_plus_w_hh_h() {
     assert_arrays_close("c", &via_concat.c, &ours.c, 1e-15, 1e-14);
 }
 
-/// Adding instead, `W (h + x)`, is the special case `W_ih = W_hh = W`: a tied cell that cannot
-/// tell its input from its state (swap them and nothing changes), which the real cell can.
+/// Adding instead, `W (h + x)`, is the special case `W_ih = W_hh = W`: a tied cell
+/// that cannot tell its input from its state (swap them and nothing changes), which
+/// the real cell can.
 #[test]
 fn adding_h_and_x_ties_w_ih_to_w_hh_and_cannot_tell_them_apart() {
     let mut rng = seeded_rng(76);
@@ -158,7 +165,8 @@ fn adding_h_and_x_ties_w_ih_to_w_hh_and_cannot_tell_them_apart() {
         weight_hh: p.weight_ih.clone(),
         ..p.clone()
     };
-    let (sum_cell, _) = Lstm::step(&added, (&a + &e).view(), &state(&Array2::zeros((b, h))));
+    let (sum_cell, _) =
+        Lstm::step(&added, (&a + &e).view(), &state(&Array2::zeros((b, h))));
     let (tied_cell, _) = Lstm::step(&tied, a.view(), &state(&e));
     assert_arrays_close("h", &sum_cell.h, &tied_cell.h, 1e-15, 1e-14);
     // x = a, h = e against x = e, h = a.
@@ -172,7 +180,8 @@ fn adding_h_and_x_ties_w_ih_to_w_hh_and_cannot_tell_them_apart() {
     assert!(d > 1e-2, "the real cell tells x from h: max |Δh| = {d}");
 }
 
-/// With `I ≠ H` the sum `h + x` is not even defined, while the concatenation is `[B, I + H]`.
+/// With `I ≠ H` the sum `h + x` is not even defined, while the concatenation is
+/// `[B, I + H]`.
 #[test]
 #[should_panic(expected = "incompatible shapes")]
 fn adding_h_and_x_of_different_sizes_is_undefined() {

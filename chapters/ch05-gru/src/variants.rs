@@ -1,5 +1,5 @@
-//! Where the reset gate sits is a different function; which side of the update gate is called `z`
-//! is only a relabeling. Both claims of the chapter, as tests.
+//! Where the reset gate sits is a different function; which side of the update gate
+//! is called `z` is only a relabeling. Both claims of the chapter, as tests.
 
 use ch00_foundations::activations::sigmoid;
 use ch00_foundations::notation::{GRU_N, GRU_R, GRU_Z, gate_rows};
@@ -16,9 +16,13 @@ fn max_abs_diff(a: &Array3<f64>, b: &Array3<f64>) -> f64 {
 
 /// One step of the reset-before GRU written the way the source posts write it:
 /// `z = σ(W_z [h, x])`, `r = σ(W_r [h, x])`, `h̃ = tanh(W [r ⊙ h, x])`,
-/// `h' = (1 − z) ⊙ h + z ⊙ h̃`, with our tensors and biases. An independent oracle: it shares
-/// no code with `cell.rs`. Shapes: `x_t: [B, I]`, `h: [B, H]` → `[B, H]`.
-fn source_labelled_step(p: &GruParams, x_t: ArrayView2<f64>, h: &Array2<f64>) -> Array2<f64> {
+/// `h' = (1 − z) ⊙ h + z ⊙ h̃`, with our tensors and biases. An independent oracle:
+/// it shares no code with `cell.rs`. Shapes: `x_t: [B, I]`, `h: [B, H]` → `[B, H]`.
+fn source_labelled_step(
+    p: &GruParams,
+    x_t: ArrayView2<f64>,
+    h: &Array2<f64>,
+) -> Array2<f64> {
     let hs = p.hidden_size();
     let pre = |q: usize, h_in: &Array2<f64>| {
         let rows = gate_rows(q, hs);
@@ -46,8 +50,8 @@ fn case(
 }
 
 /// The source posts' update `h' = (1 − z) h + z h̃` is ours with `z' = 1 − z`. Since
-/// `1 − σ(a) = σ(−a)`, negating the four z blocks of the parameters turns one into the other:
-/// the same set of functions, only the name `z` sits on the other side.
+/// `1 − σ(a) = σ(−a)`, negating the four z blocks of the parameters turns one into
+/// the other: the same set of functions, only the name `z` sits on the other side.
 #[test]
 fn the_source_posts_update_is_ours_with_the_z_rows_negated() {
     let (p, x, h0) = case(70, (8, 2, 3, 4));
@@ -76,16 +80,16 @@ fn the_source_posts_update_is_ours_with_the_z_rows_negated() {
     let (y_ours, _, _) = forward(&negated, GruVariant::ResetBefore, x.view(), &h0);
     // σ(−a) and 1 − σ(a) round differently in the last bit; nothing else differs.
     assert_arrays_close("y", &y_ours, &y_source, 1e-14, 1e-14);
-    // Without the negation the same numbers are a different GRU: the labels matter when weights
-    // move from one convention to the other.
+    // Without the negation the same numbers are a different GRU: the labels matter
+    // when weights move from one convention to the other.
     let (y_plain, _, _) = forward(&p, GruVariant::ResetBefore, x.view(), &h0);
     assert!(max_abs_diff(&y_plain, &y_source) > 1e-2);
 }
 
-/// The two candidates differ by `r ⊙ (h W_hnᵀ) − (r ⊙ h) W_hnᵀ + (r − 1) ⊙ b_hn`: a diagonal
-/// matrix (`diag(r)`) on either side of `W_hn`, and `b_hn` inside or outside the reset. So they
-/// agree exactly when `W_hn` is diagonal and `b_hn = 0`, whatever the state, and differ as soon as
-/// either condition fails.
+/// The two candidates differ by `r ⊙ (h W_hnᵀ) − (r ⊙ h) W_hnᵀ + (r − 1) ⊙ b_hn`: a
+/// diagonal matrix (`diag(r)`) on either side of `W_hn`, and `b_hn` inside or
+/// outside the reset. So they agree exactly when `W_hn` is diagonal and `b_hn = 0`,
+/// whatever the state, and differ as soon as either condition fails.
 #[test]
 fn the_variants_differ_by_where_r_meets_w_hn_and_b_hn() {
     let (p, x, h0) = case(71, (5, 2, 3, 4));
@@ -115,7 +119,8 @@ fn the_variants_differ_by_where_r_meets_w_hn_and_b_hn() {
     assert!(delta(&p) > 1e-3);
 }
 
-/// With `H = 1` every `W_hn` is diagonal, so only `b_hn` can tell the variants apart.
+/// With `H = 1` every `W_hn` is diagonal, so only `b_hn` can tell the variants
+/// apart.
 #[test]
 fn with_one_unit_only_b_hn_separates_the_variants() {
     let (mut p, x, h0) = case(72, (6, 3, 2, 1));
@@ -129,10 +134,11 @@ fn with_one_unit_only_b_hn_separates_the_variants() {
     assert!(delta(&p) < 1e-15);
 }
 
-/// PyTorch stores two bias vectors, `6H` numbers, but where two biases are only ever added, one of
-/// them is redundant. Moving `b_hr`, `b_hz` into `b_ir`, `b_iz` changes neither variant. Moving
-/// `b_hn` into `b_in` changes nothing in reset-before, but changes reset-after, where `r` scales
-/// `b_hn` alone. So reset-after uses `4H` of its bias numbers, reset-before `3H`.
+/// PyTorch stores two bias vectors, `6H` numbers, but where two biases are only ever
+/// added, one of them is redundant. Moving `b_hr`, `b_hz` into `b_ir`, `b_iz`
+/// changes neither variant. Moving `b_hn` into `b_in` changes nothing in
+/// reset-before, but changes reset-after, where `r` scales `b_hn` alone. So
+/// reset-after uses `4H` of its bias numbers, reset-before `3H`.
 #[test]
 fn which_biases_are_redundant_depends_on_the_variant() {
     let (p, x, h0) = case(77, (6, 2, 3, 4));
@@ -154,7 +160,9 @@ fn which_biases_are_redundant_depends_on_the_variant() {
         let d = max_abs_diff(&y, &y_n);
         match v {
             GruVariant::ResetBefore => assert!(d < 1e-15, "b_hn is redundant: {d}"),
-            GruVariant::ResetAfter => assert!(d > 1e-3, "b_hn is not redundant: {d}"),
+            GruVariant::ResetAfter => {
+                assert!(d > 1e-3, "b_hn is not redundant: {d}")
+            }
         }
     }
 }

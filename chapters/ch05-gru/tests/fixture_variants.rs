@@ -1,6 +1,7 @@
-//! The committed PyTorch fixtures `gru_<case>.json` and `gru_cho_<case>.json` share parameters
-//! and inputs. Their outputs differ, and our two variants differ from each other by the same
-//! amounts: the reset position is a real difference in the function.
+//! The committed PyTorch fixtures `gru_<case>.json` and `gru_cho_<case>.json` share
+//! parameters and inputs. Their outputs differ, and our two variants differ from
+//! each other by the same amounts: the reset position is a real difference in the
+//! function.
 
 use std::path::PathBuf;
 
@@ -11,9 +12,10 @@ use serde_json::Value;
 const CASES: [&str; 5] = ["tiny", "rect", "zero_state", "saturated", "long"];
 
 fn load(name: &str) -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/fixtures/{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../tests/fixtures/{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

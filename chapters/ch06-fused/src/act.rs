@@ -1,11 +1,13 @@
-//! Activations in `f32`, two ways, and the switch that compiles the element-wise loops for AVX2.
+//! Activations in `f32`, two ways, and the switch that compiles the element-wise
+//! loops for AVX2.
 //!
-//! [`Libm`] calls the standard library's `exp` and `tanh`: accurate to an ulp or so, but each is
-//! an opaque call, so a loop over them runs one element at a time. [`Fast`] builds both from a
-//! branchless `exp` (range reduction to `|r| ≤ ln2/2`, a degree-6 polynomial, the exponent put
-//! back with integer bit operations) that the compiler turns into 8-wide AVX2 code. Its error
-//! bound is measured against `f64` by the tests below and stated in [`FAST_SIGMOID_MAX_ABS_ERR`]
-//! and [`FAST_TANH_MAX_ABS_ERR`].
+//! [`Libm`] calls the standard library's `exp` and `tanh`: accurate to an ulp or so,
+//! but each is an opaque call, so a loop over them runs one element at a time.
+//! [`Fast`] builds both from a branchless `exp` (range reduction to `|r| ≤ ln2/2`, a
+//! degree-6 polynomial, the exponent put back with integer bit operations) that the
+//! compiler turns into 8-wide AVX2 code. Its error bound is measured against `f64`
+//! by the tests below and stated in [`FAST_SIGMOID_MAX_ABS_ERR`] and
+//! [`FAST_TANH_MAX_ABS_ERR`].
 
 // ANCHOR: act
 /// The activations a kernel uses, and how its element-wise blocks are compiled.
@@ -14,7 +16,8 @@ pub trait Act {
     fn sigmoid(x: f32) -> f32;
     /// `tanh(x)`.
     fn tanh(x: f32) -> f32;
-    /// Runs one element-wise block (a closure over whole rows). The default just calls it.
+    /// Runs one element-wise block (a closure over whole rows). The default just
+    /// calls it.
     #[inline(always)]
     fn block<R>(f: impl FnOnce() -> R) -> R {
         f()
@@ -36,7 +39,8 @@ impl Act for Libm {
     }
 }
 
-/// Branchless polynomial activations; blocks compiled for AVX2 + FMA when the CPU has them (v2).
+/// Branchless polynomial activations; blocks compiled for AVX2 + FMA when the CPU
+/// has them (v2).
 pub struct Fast;
 
 impl Act for Fast {
@@ -64,37 +68,46 @@ impl Act for Fast {
 // ANCHOR_END: act
 
 // ANCHOR: fast_exp
-/// `e^x` in `f32` without a branch or a table. Inputs are clamped to `[-87, 88]`, where the
-/// result is a normal `f32` (so `σ` and `tanh` saturate correctly); NaN stays NaN.
+/// `e^x` in `f32` without a branch or a table. Inputs are clamped to `[-87, 88]`,
+/// where the result is a normal `f32` (so `σ` and `tanh` saturate correctly); NaN
+/// stays NaN.
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4; // ln 2 split in two so that n·LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
     const SHIFT: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer
-    // BEGIN SOLUTION ex 6.2: clamp, write x = n ln2 + r, a polynomial for e^r, and 2^n from its bits
+    // BEGIN SOLUTION ex 6.2: clamp, write x = n ln2 + r, a polynomial for e^r, and
+    //   2^n from its bits
     let x = x.clamp(-87.0, 88.0);
-    let t = x * LOG2_E + SHIFT; //          the low bits of t now hold n = round(x / ln 2)
+    // the low bits of t now hold n = round(x / ln 2)
+    let t = x * LOG2_E + SHIFT;
     let n = t - SHIFT;
     let r = (x - n * LN2_HI) - n * LN2_LO; // x = n·ln 2 + r, |r| ≤ ln2/2
-    // e^r by its Taylor polynomial of degree 6 (Horner): error ≤ r⁷/7! ≈ 1.2e-7 relative.
+    // e^r by its Taylor polynomial of degree 6 (Horner): error ≤ r⁷/7! ≈ 1.2e-7
+    // relative.
     let p = 1.0
         + r * (1.0
             + r * (1.0 / 2.0
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     let n_int = t.to_bits().wrapping_sub(SHIFT.to_bits()) as i32;
-    let two_to_n = f32::from_bits(((n_int + 127) << 23) as u32); // 2ⁿ built from its exponent bits
+    // 2ⁿ built from its exponent bits
+    let two_to_n = f32::from_bits(((n_int + 127) << 23) as u32);
     p * two_to_n
     // END SOLUTION
 }
 // ANCHOR_END: fast_exp
 
-/// Largest `|Fast::sigmoid(x) − σ(x)|` over the test grid, with a margin (measured: see tests).
+/// Largest `|Fast::sigmoid(x) − σ(x)|` over the test grid, with a margin (measured:
+/// see tests).
 pub const FAST_SIGMOID_MAX_ABS_ERR: f64 = 2e-7;
-/// Largest `|Fast::tanh(x) − tanh(x)|` over the test grid, with a margin (measured: see tests).
+/// Largest `|Fast::tanh(x) − tanh(x)|` over the test grid, with a margin (measured:
+/// see tests).
 pub const FAST_TANH_MAX_ABS_ERR: f64 = 4e-7;
 
-/// Whether this CPU has AVX2 and FMA (checked once, then cached by the standard library).
+/// Whether this CPU has AVX2 and FMA (checked once, then cached by the standard
+/// library).
 #[cfg(target_arch = "x86_64")]
 pub fn avx2_fma() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
@@ -106,7 +119,8 @@ pub fn avx2_fma() -> bool {
     false
 }
 
-/// Calls `f` inside a function compiled for AVX2 + FMA, so that `f`, inlined here, is too.
+/// Calls `f` inside a function compiled for AVX2 + FMA, so that `f`, inlined here,
+/// is too.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn with_avx2_fma<R>(f: impl FnOnce() -> R) -> R {
@@ -149,7 +163,9 @@ mod tests {
         );
         assert!(t <= FAST_TANH_MAX_ABS_ERR, "fast tanh max abs error {t:e}");
         // And the bounds are not loose: the measured errors are within 4× of them.
-        assert!(s > FAST_SIGMOID_MAX_ABS_ERR / 4.0 && t > FAST_TANH_MAX_ABS_ERR / 4.0);
+        assert!(
+            s > FAST_SIGMOID_MAX_ABS_ERR / 4.0 && t > FAST_TANH_MAX_ABS_ERR / 4.0
+        );
     }
 
     #[test]
@@ -164,15 +180,17 @@ mod tests {
         assert!(worst < 5e-7, "fast_exp max relative error {worst:e}");
     }
 
-    /// Keras's old default gate activation, which post 000 mentions: `clip(0.2x + 0.5, 0, 1)`.
+    /// Keras's old default gate activation, which post 000 mentions:
+    /// `clip(0.2x + 0.5, 0, 1)`.
     fn hard_sigmoid(x: f32) -> f32 {
         (0.2 * x + 0.5).clamp(0.0, 1.0)
     }
 
     #[test]
     fn hard_sigmoid_is_another_function() {
-        // Its largest distance from σ is about 0.076 (near |x| = 2.5, where it is already 0 or 1):
-        // five orders of magnitude above the f32 tolerance, so not an approximation of σ at all.
+        // Its largest distance from σ is about 0.076 (near |x| = 2.5, where it is
+        // already 0 or 1): five orders of magnitude above the f32 tolerance, so not
+        // an approximation of σ at all.
         let e = max_err(hard_sigmoid, sigmoid64);
         eprintln!("hard_sigmoid max abs error {e:.4}");
         assert!((0.07..0.08).contains(&e), "{e}");
@@ -196,7 +214,8 @@ mod tests {
 
     #[test]
     fn the_avx2_block_gives_the_same_bits_as_the_portable_code() {
-        // No fused multiply-add is formed without being asked for, so both compilations round alike.
+        // No fused multiply-add is formed without being asked for, so both
+        // compilations round alike.
         let xs: Vec<f32> = grid().step_by(97).collect();
         let portable: Vec<f32> = xs
             .iter()

@@ -1,9 +1,10 @@
-//! The one interface of every fast version: a [`Kernel`] runs a whole sequence forward and back,
-//! like chapter 2's `forward_seq` and `backward_seq`, in `f32`.
+//! The one interface of every fast version: a [`Kernel`] runs a whole sequence
+//! forward and back, like chapter 2's `forward_seq` and `backward_seq`, in `f32`.
 //!
-//! A version of a cell is a type: `lstm::V1`, `lstm::V2`, `lstm::V3`, and the same three names
-//! for the GRU (`gru::V1`, …). The tests, the runners and `rnnbook bench` call them all through
-//! this trait, and v3 ([`crate::threads::Split`]) is written once for both cells on top of it.
+//! A version of a cell is a type: `lstm::V1`, `lstm::V2`, `lstm::V3`, and the same
+//! three names for the GRU (`gru::V1`, …). The tests, the runners and
+//! `rnnbook bench` call them all through this trait, and v3
+//! ([`crate::threads::Split`]) is written once for both cells on top of it.
 
 use std::ops::Range;
 
@@ -12,9 +13,9 @@ use ndarray::{Array2, Array3, ArrayView3, Axis, concatenate, s};
 // ANCHOR: kernel
 /// One fast version of a recurrent cell over a whole sequence, in `f32`.
 ///
-/// Shapes: `x: [T, B, I]`, state parts `[B, H]`, `y: [T, B, H]`. `backward` mirrors `forward`:
-/// `dy` and `ds_n` (the gradient at the final state) go in, the parameter gradients, `dx` and
-/// the gradient at the initial state come out.
+/// Shapes: `x: [T, B, I]`, state parts `[B, H]`, `y: [T, B, H]`. `backward` mirrors
+/// `forward`: `dy` and `ds_n` (the gradient at the final state) go in, the parameter
+/// gradients, `dx` and the gradient at the initial state come out.
 pub trait Kernel {
     /// The weights, in `f32` (PyTorch's layout).
     type Params: Sync;
@@ -24,7 +25,8 @@ pub trait Kernel {
     type Grads: AddGrads + Send;
     /// What `backward` needs from `forward`.
     type Cache: Send + Sync;
-    /// Whether the version spreads its work over the threads of the current rayon pool.
+    /// Whether the version spreads its work over the threads of the current rayon
+    /// pool.
     const PARALLEL: bool = false;
 
     /// The sequence forward → `(y, final state, cache)`.
@@ -34,7 +36,8 @@ pub trait Kernel {
         s0: &Self::State,
     ) -> (Array3<f32>, Self::State, Self::Cache);
 
-    /// The sequence backward → `(grads, dx: [T, B, I], gradient at the initial state)`.
+    /// The sequence backward →
+    /// `(grads, dx: [T, B, I], gradient at the initial state)`.
     fn backward(
         p: &Self::Params,
         cache: &Self::Cache,
@@ -63,7 +66,8 @@ impl BatchRows for Array2<f32> {
     }
 }
 
-/// Gradients that add up: the weight gradients of the batch's blocks sum to the batch's.
+/// Gradients that add up: the weight gradients of the batch's blocks sum to the
+/// batch's.
 pub trait AddGrads {
     /// `self += other`, tensor by tensor.
     fn add(&mut self, other: &Self);

@@ -6,7 +6,8 @@ use ndarray::{Array1, Array2};
 
 use crate::kernel::AddGrads;
 
-/// A layer's weights in `f32`, PyTorch's layout: `G` gate blocks stacked along the rows.
+/// A layer's weights in `f32`, PyTorch's layout: `G` gate blocks stacked along the
+/// rows.
 #[derive(Debug, Clone)]
 pub struct LayerF32<const G: usize> {
     /// `[G·H, I]`.

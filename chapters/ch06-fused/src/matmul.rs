@@ -1,13 +1,14 @@
 //! The matrix product behind one interface, two libraries: [`Ndarray`] (ndarray's
-//! `general_mat_mul`, which calls `matrixmultiply`) for v1 to v3, and [`Gemm`] (the `gemm`
-//! crate, compiled with its AVX-512 kernels and choosing its kernel at run time) from v4 on.
-//! Swapping one for the other is v4's one change.
+//! `general_mat_mul`, which calls `matrixmultiply`) for v1 to v3, and [`Gemm`] (the
+//! `gemm` crate, compiled with its AVX-512 kernels and choosing its kernel at run
+//! time) from v4 on. Swapping one for the other is v4's one change.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 // ANCHOR: matmul
-/// `c ← α·a·b + β·c`, in `f32`, single-threaded; any strides (a transposed view is free).
+/// `c ← α·a·b + β·c`, in `f32`, single-threaded; any strides (a transposed view is
+/// free).
 pub trait MatMul {
     /// The library's name, for the page and the bench.
     const NAME: &'static str;
@@ -26,7 +27,8 @@ pub trait MatMul {
 }
 // ANCHOR_END: matmul
 
-/// ndarray's `general_mat_mul` (`matrixmultiply`, AVX-512 kernels on since v4's chapter).
+/// ndarray's `general_mat_mul` (`matrixmultiply`, AVX-512 kernels on since v4's
+/// chapter).
 pub struct Ndarray;
 
 impl MatMul for Ndarray {
@@ -61,8 +63,8 @@ impl MatMul for Gemm {
 }
 
 impl Gemm {
-    /// [`MatMul::mat_mul`] spread over the threads of the current rayon pool by the `gemm`
-    /// crate itself (v7, for batches too small to split).
+    /// [`MatMul::mat_mul`] spread over the threads of the current rayon pool by the
+    /// `gemm` crate itself (v7, for batches too small to split).
     pub fn mat_mul_par(
         alpha: f32,
         a: &ArrayView2<f32>,
@@ -101,9 +103,9 @@ fn gemm_with(
     }
     let (sa, sb) = (a.strides(), b.strides());
     let sc = [c.strides()[0], c.strides()[1]];
-    // SAFETY: the three views are valid for their shapes and strides; `c` is borrowed
-    // mutably, so it overlaps neither `a` nor `b`. `gemm` computes dst ← α·dst + β·lhs·rhs
-    // (its α and β are the other way round from BLAS).
+    // SAFETY: the three views are valid for their shapes and strides; `c` is
+    // borrowed mutably, so it overlaps neither `a` nor `b`. `gemm` computes dst ←
+    // α·dst + β·lhs·rhs (its α and β are the other way round from BLAS).
     unsafe {
         gemm::gemm(
             m,
@@ -136,7 +138,8 @@ mod tests {
 
     #[test]
     fn both_libraries_agree_on_any_strides_alpha_and_beta() {
-        let a = Array2::from_shape_fn((7, 5), |(i, j)| (i * 5 + j) as f32 * 0.1 - 1.0);
+        let a =
+            Array2::from_shape_fn((7, 5), |(i, j)| (i * 5 + j) as f32 * 0.1 - 1.0);
         let b = Array2::from_shape_fn((9, 5), |(i, j)| (i as f32 - j as f32) * 0.2);
         let c0 = Array2::from_shape_fn((7, 9), |(i, j)| (i + j) as f32);
         for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (-0.5, 2.0)] {
@@ -148,7 +151,15 @@ mod tests {
                 .num_threads(2)
                 .build()
                 .unwrap()
-                .install(|| Gemm::mat_mul_par(alpha, &a.view(), &b.t(), beta, &mut c4.view_mut()));
+                .install(|| {
+                    Gemm::mat_mul_par(
+                        alpha,
+                        &a.view(),
+                        &b.t(),
+                        beta,
+                        &mut c4.view_mut(),
+                    )
+                });
             for (x, y) in c1.iter().zip(&c4) {
                 assert!((x - y).abs() < 1e-5, "{x} vs {y} on two threads");
             }

@@ -1,9 +1,11 @@
-//! Benchmark results: the rows `rnnbook bench --json` prints, and the committed file of runs
-//! (`data/bench.json`, written by `bench/sweep.py`) that chapter 6's figures are drawn from.
+//! Benchmark results: the rows `rnnbook bench --json` prints, and the committed file
+//! of runs (`data/bench.json`, written by `bench/sweep.py`) that chapter 6's figures
+//! are drawn from.
 //!
-//! [`BenchRow`] is the one definition of a row: the benchmark serialises it, the data file holds
-//! lists of it, and [`BenchFile::read`] checks every row it reads. The figures never time
-//! anything: a timing belongs to the machine that measured it, which the file records.
+//! [`BenchRow`] is the one definition of a row: the benchmark serialises it, the
+//! data file holds lists of it, and [`BenchFile::read`] checks every row it reads.
+//! The figures never time anything: a timing belongs to the machine that measured
+//! it, which the file records.
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +18,8 @@ pub use crate::roofline::Ceilings;
 pub struct BenchRow {
     /// `lstm` or `gru`.
     pub cell: String,
-    /// `naive` (the chapter code), `v1` … `v6`, `gemm` (one library GEMM of the forward's
-    /// flop count), or `pytorch`.
+    /// `naive` (the chapter code), `v1` … `v6`, `gemm` (one library GEMM of the
+    /// forward's flop count), or `pytorch`.
     #[serde(rename = "impl")]
     pub implementation: String,
     /// `f64` or `f32`.
@@ -42,7 +44,8 @@ pub struct BenchRow {
     pub gflops: f64,
 }
 
-/// The committed benchmark data: the machine, then one entry per `rnnbook bench` invocation.
+/// The committed benchmark data: the machine, then one entry per `rnnbook bench`
+/// invocation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchFile {
     /// Where and with what the numbers were measured.
@@ -68,7 +71,8 @@ pub struct Machine {
     pub date: String,
     /// The repository's commit.
     pub commit: String,
-    /// The ceilings `rnnbook bench` measured (absent in data from before they were measured).
+    /// The ceilings `rnnbook bench` measured (absent in data from before they were
+    /// measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceilings: Option<Ceilings>,
     /// What PyTorch said of itself, per cell (absent without `--pytorch`).
@@ -76,8 +80,8 @@ pub struct Machine {
     pub torch_cells: Vec<TorchCell>,
 }
 
-/// The machine as one `rnnbook bench --json` run reports it, before the data file adds the
-/// date, commit and versions.
+/// The machine as one `rnnbook bench --json` run reports it, before the data file
+/// adds the date, commit and versions.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BenchMachine {
     /// CPU model name.
@@ -110,7 +114,8 @@ pub struct TorchCell {
     pub capability: String,
     /// `torch.backends.mkldnn.is_available()`.
     pub onednn_available: bool,
-    /// Whether the profiler saw oneDNN's RNN kernel (`aten::mkldnn_rnn_layer`) run this cell.
+    /// Whether the profiler saw oneDNN's RNN kernel (`aten::mkldnn_rnn_layer`) run
+    /// this cell.
     pub onednn_ran: bool,
 }
 
@@ -125,7 +130,8 @@ pub struct Run {
     pub rows: Vec<BenchRow>,
 }
 
-/// A benchmark data file that cannot be used: the message names the file and what is wrong.
+/// A benchmark data file that cannot be used: the message names the file and what is
+/// wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BenchDataError(String);
@@ -136,15 +142,17 @@ impl BenchFile {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bench.json")
     }
 
-    /// Reads and checks a data file: every run has rows, every time and rate is a positive
-    /// number.
+    /// Reads and checks a data file: every run has rows, every time and rate is a
+    /// positive number.
     pub fn read(path: &Path) -> Result<Self, BenchDataError> {
-        let err =
-            |what: String| BenchDataError(format!("the benchmark data {}: {what}", path.display()));
-        let text =
-            std::fs::read_to_string(path).map_err(|e| err(format!("cannot be read: {e}")))?;
-        let file: BenchFile = serde_json::from_str(&text)
-            .map_err(|e| err(format!("is not in the form bench/sweep.py writes: {e}")))?;
+        let err = |what: String| {
+            BenchDataError(format!("the benchmark data {}: {what}", path.display()))
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot be read: {e}")))?;
+        let file: BenchFile = serde_json::from_str(&text).map_err(|e| {
+            err(format!("is not in the form bench/sweep.py writes: {e}"))
+        })?;
         for run in &file.runs {
             if run.rows.is_empty() {
                 return Err(err(format!("run {} has no rows", run.name)));
@@ -166,10 +174,9 @@ impl BenchFile {
 
     /// The run called `name`.
     pub fn run(&self, name: &str) -> Result<&Run, BenchDataError> {
-        self.runs
-            .iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| BenchDataError(format!("the benchmark data has no run named {name}")))
+        self.runs.iter().find(|r| r.name == name).ok_or_else(|| {
+            BenchDataError(format!("the benchmark data has no run named {name}"))
+        })
     }
 
     /// Rows of every run whose name starts with `prefix`.
@@ -188,7 +195,8 @@ mod tests {
 
     #[test]
     fn a_missing_or_broken_data_file_is_named() {
-        let dir = std::env::temp_dir().join(format!("ch06-results-{}", std::process::id()));
+        let dir = std::env::temp_dir()
+            .join(format!("ch06-results-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let missing = dir.join("bench.json");
         let _ = std::fs::remove_file(&missing);
@@ -216,7 +224,8 @@ mod tests {
             2,
             "what PyTorch said, per cell"
         );
-        // The grids hold every cell of `rnnbook bench --sweep` for v5, v6 and PyTorch.
+        // The grids hold every cell of `rnnbook bench --sweep` for v5, v6 and
+        // PyTorch.
         for grid in ["lstm-grid", "gru-grid"] {
             let rows = data.rows_of(grid);
             for threads in [1, 2] {
@@ -235,7 +244,8 @@ mod tests {
 
     #[test]
     fn a_row_that_is_not_a_positive_time_is_refused() {
-        let dir = std::env::temp_dir().join(format!("ch06-results-bad-{}", std::process::id()));
+        let dir = std::env::temp_dir()
+            .join(format!("ch06-results-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut data = BenchFile::read(&BenchFile::committed_path()).unwrap();
         data.runs[0].rows[1].fwd_ms = -1.0;

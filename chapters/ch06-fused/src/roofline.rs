@@ -1,10 +1,12 @@
-//! The machine's two ceilings, measured: how many `f32` fused multiply-adds one core can issue
-//! per second on each SIMD path (the compute roof), and how fast one core can read memory that
-//! sits in its L2 cache and memory that does not (the bandwidth roofs).
+//! The machine's two ceilings, measured: how many `f32` fused multiply-adds one core
+//! can issue per second on each SIMD path (the compute roof), and how fast one core
+//! can read memory that sits in its L2 cache and memory that does not (the bandwidth
+//! roofs).
 //!
-//! A kernel that does `F` flops while moving `Q` bytes has arithmetic intensity `F / Q`; it cannot
-//! run faster than `min(peak, intensity × bandwidth)`. `rnnbook bench` prints both ceilings and
-//! each implementation as a fraction of the compute roof; chapter 6's roofline figure draws them.
+//! A kernel that does `F` flops while moving `Q` bytes has arithmetic intensity
+//! `F / Q`; it cannot run faster than `min(peak, intensity × bandwidth)`.
+//! `rnnbook bench` prints both ceilings and each implementation as a fraction of the
+//! compute roof; chapter 6's roofline figure draws them.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -13,9 +15,10 @@ use crate::runners::{CellKind, Shape};
 use crate::simd::Path;
 
 // ANCHOR: peak
-/// One core's `f32` FMA throughput on `path`, in GFLOP/s (an FMA is two flops): `CHAINS`
-/// independent accumulators (enough to hide the FMA latency on either pipe), each updated
-/// `reps` times, registers only: no load or store inside the loop.
+/// One core's `f32` FMA throughput on `path`, in GFLOP/s (an FMA is two flops):
+/// `CHAINS` independent accumulators (enough to hide the FMA latency on either
+/// pipe), each updated `reps` times, registers only: no load or store inside the
+/// loop.
 pub fn fma_peak_gflops(path: Path, reps: usize) -> f64 {
     let start = Instant::now();
     let lanes_flops = match path {
@@ -44,8 +47,9 @@ pub fn fma_peak_gflops(path: Path, reps: usize) -> f64 {
 /// Independent FMA chains per loop iteration.
 const CHAINS: usize = 12;
 
-/// The portable loop: 12 chains of 8 lanes in plain arrays (`mul_add`, which is a real FMA
-/// only when the compiler may use one; without it this measures what portable code gets).
+/// The portable loop: 12 chains of 8 lanes in plain arrays (`mul_add`, which is a
+/// real FMA only when the compiler may use one; without it this measures what
+/// portable code gets).
 fn portable_fma_loop(reps: usize) -> f32 {
     let (a, b) = (black_box(0.999_f32), black_box(1e-4_f32));
     let mut acc = [[1.0f32; 8]; CHAINS];
@@ -107,10 +111,11 @@ mod x86 {
 }
 
 // ANCHOR: bandwidth
-/// One core's read bandwidth in GB/s over a buffer of `bytes` (rounded down to whole 64-byte
-/// lines), read `passes` times: a sum with 16 independent accumulators, compiled for the best
-/// path, so that the loop is bound by the loads and not by the adds. A buffer of 512 KiB stays
-/// in an L2 cache of 1 MiB or more (Zen 4 and 5, recent Xeons); one of 256 MiB comes from memory.
+/// One core's read bandwidth in GB/s over a buffer of `bytes` (rounded down to whole
+/// 64-byte lines), read `passes` times: a sum with 16 independent accumulators,
+/// compiled for the best path, so that the loop is bound by the loads and not by the
+/// adds. A buffer of 512 KiB stays in an L2 cache of 1 MiB or more (Zen 4 and 5,
+/// recent Xeons); one of 256 MiB comes from memory.
 pub fn read_bandwidth_gbs(bytes: usize, passes: usize) -> f64 {
     let n = (bytes / 64).max(1) * 16;
     let data: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
@@ -142,15 +147,17 @@ fn sum16(data: &[f32]) -> f32 {
 }
 
 // ANCHOR: intensity
-/// The arithmetic intensity of one forward + backward pass over a sequence, in flop per byte,
-/// by a simple model of the bytes that must move: `weight_hh` is read at every step, forward
-/// and backward (`2·T·G·H²` numbers: between steps nothing else can be done with it), and the
-/// sequence's activations once each way (`x`, `y`, their gradients, and the gate buffer written
-/// forward and read backward: `2·T·B·(I + H + G·H)`); every number is 4 bytes. The flops are
-/// the GEMM flops of [`crate::runners::Shape::forward_flops`], three times. With the batch `B`
-/// the flops grow and the weights' bytes do not: at `B = 1` (about 1.5 flop per byte for
+/// The arithmetic intensity of one forward + backward pass over a sequence, in flop
+/// per byte, by a simple model of the bytes that must move: `weight_hh` is read at
+/// every step, forward and backward (`2·T·G·H²` numbers: between steps nothing else
+/// can be done with it), and the sequence's activations once each way (`x`, `y`,
+/// their gradients, and the gate buffer written forward and read backward:
+/// `2·T·B·(I + H + G·H)`); every number is 4 bytes. The flops are the GEMM flops of
+/// [`crate::runners::Shape::forward_flops`], three times. With the batch `B` the
+/// flops grow and the weights' bytes do not: at `B = 1` (about 1.5 flop per byte for
 /// `T = 100`, `I = H = 256`) bandwidth is the ceiling, and the time loop alone, a
-/// matrix-vector product, does 0.5 flop per byte; from a few tens of rows up, the FMA units are.
+/// matrix-vector product, does 0.5 flop per byte; from a few tens of rows up, the
+/// FMA units are.
 pub fn sequence_intensity(cell: CellKind, shape: Shape) -> f64 {
     let Shape {
         seq_len: t,
@@ -171,7 +178,8 @@ pub struct Ceilings {
     pub paths: Vec<String>,
     /// One core's measured FMA peak on each of `paths`, GFLOP/s.
     pub fma_peak_gflops: Vec<f64>,
-    /// One core's read bandwidth from a 512 KiB buffer (in L2 on most CPUs since 2020), GB/s.
+    /// One core's read bandwidth from a 512 KiB buffer (in L2 on most CPUs since
+    /// 2020), GB/s.
     pub l2_read_gbs: f64,
     /// One core's read bandwidth from a 256 MiB buffer (from memory), GB/s.
     pub memory_read_gbs: f64,
@@ -210,7 +218,8 @@ mod tests {
 
     #[test]
     fn the_ceilings_are_finite_and_positive() {
-        // Not a timing assertion (machines are noisy): only that every loop runs and counts.
+        // Not a timing assertion (machines are noisy): only that every loop runs and
+        // counts.
         let peaks: Vec<f64> = Path::supported()
             .iter()
             .map(|&p| fma_peak_gflops(p, 200_000))
@@ -227,10 +236,13 @@ mod tests {
             input_size: 256,
             hidden_size: 256,
         };
-        // B = 1: 3·2·100·1·512·1024 flops over 4·(2·100·4·256² + 2·100·1·(256 + 256 + 1024)) bytes.
-        let want = 3.0 * 2.0 * 100.0 * 512.0 * 1024.0 / (4.0 * (52_428_800.0 + 307_200.0));
+        // B = 1: 3·2·100·1·512·1024 flops over 4·(2·100·4·256² + 2·100·1·(256 + 256
+        // + 1024)) bytes.
+        let want =
+            3.0 * 2.0 * 100.0 * 512.0 * 1024.0 / (4.0 * (52_428_800.0 + 307_200.0));
         assert!((sequence_intensity(CellKind::Lstm, s(1)) - want).abs() < 1e-9);
-        // More rows, more flops per byte; the GRU has fewer gates but the same ratio at B = 1.
+        // More rows, more flops per byte; the GRU has fewer gates but the same ratio
+        // at B = 1.
         assert!(
             sequence_intensity(CellKind::Lstm, s(32))
                 > 20.0 * sequence_intensity(CellKind::Lstm, s(1))

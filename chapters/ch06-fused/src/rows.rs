@@ -1,6 +1,7 @@
-//! Row helpers shared by the LSTM and the GRU kernels: a gate row cut into its blocks, ndarray
-//! rows as plain slices (so the element-wise loops see non-overlapping slices and vectorize),
-//! bias rows broadcast, and column sums accumulated in `f64`.
+//! Row helpers shared by the LSTM and the GRU kernels: a gate row cut into its
+//! blocks, ndarray rows as plain slices (so the element-wise loops see
+//! non-overlapping slices and vectorize), bias rows broadcast, and column sums
+//! accumulated in `f64`.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1};
 
@@ -31,9 +32,13 @@ pub fn flat_mut(a: &mut Array2<f32>) -> &mut [f32] {
     a.as_slice_mut().expect("standard layout")
 }
 
-/// From `h_all: [(T+1)·B, H]` (`h_0 … h_T`, one block of `B` rows each): `y = h_1 … h_T` as
-/// `[T, B, H]`, and `h_T`.
-pub fn outputs(h_all: &Array2<f32>, t_len: usize, b: usize) -> (ndarray::Array3<f32>, Array2<f32>) {
+/// From `h_all: [(T+1)·B, H]` (`h_0 … h_T`, one block of `B` rows each):
+/// `y = h_1 … h_T` as `[T, B, H]`, and `h_T`.
+pub fn outputs(
+    h_all: &Array2<f32>,
+    t_len: usize,
+    b: usize,
+) -> (ndarray::Array3<f32>, Array2<f32>) {
     let h = h_all.ncols();
     let y = h_all
         .slice(ndarray::s![b.., ..])
@@ -49,9 +54,10 @@ pub fn broadcast_rows(rows: usize, bias: &Array1<f32>) -> Array2<f32> {
 }
 
 // ANCHOR: sum_rows
-/// Column sums of `a: [R, C]`, accumulated in `f64`. The bias gradient is the one sum over all
-/// `T·B` rows: added in order in `f32`, 3200 terms lose about three digits (an error up to
-/// `R·2⁻²⁴·Σ|a|`), more than the `f32` tolerance allows; in `f64` the cost is a millisecond.
+/// Column sums of `a: [R, C]`, accumulated in `f64`. The bias gradient is the one
+/// sum over all `T·B` rows: added in order in `f32`, 3200 terms lose about three
+/// digits (an error up to `R·2⁻²⁴·Σ|a|`), more than the `f32` tolerance allows; in
+/// `f64` the cost is a millisecond.
 pub fn sum_rows(a: &Array2<f32>) -> Array1<f32> {
     let mut acc = vec![0.0f64; a.ncols()];
     for row in a.rows() {

@@ -1,17 +1,20 @@
-//! Every implementation of a cell behind one interface, on one fixed problem, so that the tests
-//! and `rnnbook bench` check and time exactly the same calls.
+//! Every implementation of a cell behind one interface, on one fixed problem, so
+//! that the tests and `rnnbook bench` check and time exactly the same calls.
 //!
-//! A problem is a random LSTM or GRU (PyTorch's initialisation), input `x: [T, B, I]`, initial
-//! states and the upstream gradients `dy: [T, B, H]`, `dh_n` (and `dc_n`), drawn in `f64` from a
-//! seed. `naive` is the chapter 4/5 code on them in `f64`; the fast versions get the same numbers
-//! rounded to `f32`. [`check`] compares a version's outputs and every gradient with `naive`'s.
+//! A problem is a random LSTM or GRU (PyTorch's initialisation), input
+//! `x: [T, B, I]`, initial states and the upstream gradients `dy: [T, B, H]`, `dh_n`
+//! (and `dc_n`), drawn in `f64` from a seed. `naive` is the chapter 4/5 code on them
+//! in `f64`; the fast versions get the same numbers rounded to `f32`. [`check`]
+//! compares a version's outputs and every gradient with `naive`'s.
 //!
-//! There is one runner per kind: [`Naive`] runs any chapter 2 [`Cell`] through the generic loop,
-//! [`Fast`] runs any chapter 6 [`Kernel`]; both name their tensors the same way, so that the
-//! check can hold them side by side.
+//! There is one runner per kind: [`Naive`] runs any chapter 2 [`Cell`] through the
+//! generic loop, [`Fast`] runs any chapter 6 [`Kernel`]; both name their tensors the
+//! same way, so that the check can hold them side by side.
 
 use ch00_foundations::rng::{seeded_rng, uniform_array};
-use ch00_foundations::tolerance::{F32_VS_F64_ATOL, F32_VS_F64_RTOL, compare_arrays};
+use ch00_foundations::tolerance::{
+    F32_VS_F64_ATOL, F32_VS_F64_RTOL, compare_arrays,
+};
 use ch02_bptt::backward::LayerGrads;
 use ch02_bptt::driver::{Cell, backward_seq, forward_seq};
 use ch04_lstm::LstmParams;
@@ -77,7 +80,8 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// GEMM flops of one forward pass, `2·T·B·(I+H)·G·H`; forward + backward is three times it.
+    /// GEMM flops of one forward pass, `2·T·B·(I+H)·G·H`; forward + backward is
+    /// three times it.
     pub fn forward_flops(&self, cell: CellKind) -> f64 {
         let Shape {
             seq_len: t,
@@ -101,7 +105,8 @@ pub trait Runner: Sync {
     fn forward(&self);
     /// One forward and backward pass (results dropped).
     fn forward_backward(&self);
-    /// `y`, the final state(s), every parameter gradient, `dx` and the initial state gradients.
+    /// `y`, the final state(s), every parameter gradient, `dx` and the initial state
+    /// gradients.
     fn outputs(&self) -> Named;
 }
 
@@ -123,8 +128,8 @@ impl<D: Dimension> Widen for Array<f32, D> {
     }
 }
 
-/// A state's parts by name: `h` and `c` for the LSTM, `h` for the GRU. `names` are the names
-/// of `h` and `c` (e.g. `h_n`, `c_n`).
+/// A state's parts by name: `h` and `c` for the LSTM, `h` for the GRU. `names` are
+/// the names of `h` and `c` (e.g. `h_n`, `c_n`).
 pub trait NamedState {
     /// The parts, named.
     fn named(self, names: [&'static str; 2]) -> Named;
@@ -151,7 +156,8 @@ where
     }
 }
 
-/// Parameter gradients by name, as the chapters name them (`dweight_ih`, …, `dbias_hh`).
+/// Parameter gradients by name, as the chapters name them (`dweight_ih`, …,
+/// `dbias_hh`).
 pub trait NamedGrads {
     /// The gradients, named.
     fn named(self) -> Named;
@@ -171,7 +177,8 @@ impl<const G: usize> NamedGrads for LayerGrads<G> {
 impl<const G: usize> NamedGrads for LayerF32Grads<G> {
     fn named(self) -> Named {
         let widen = |a: Array2<f32>| a.mapv(f64::from);
-        let (b_ih, b_hh) = (self.dbias_ih.mapv(f64::from), self.dbias_hh.mapv(f64::from));
+        let (b_ih, b_hh) =
+            (self.dbias_ih.mapv(f64::from), self.dbias_hh.mapv(f64::from));
         LayerGrads::<G> {
             dweight_ih: widen(self.dweight_ih),
             dweight_hh: widen(self.dweight_hh),
@@ -182,7 +189,8 @@ impl<const G: usize> NamedGrads for LayerF32Grads<G> {
     }
 }
 
-/// Every tensor of one forward and backward run, in the order [`check`] compares them.
+/// Every tensor of one forward and backward run, in the order [`check`] compares
+/// them.
 fn named_run<S: NamedState, G: NamedGrads>(
     y: impl Widen,
     s_n: S,
@@ -198,8 +206,8 @@ fn named_run<S: NamedState, G: NamedGrads>(
     out
 }
 
-/// A problem's inputs for one precision: `x`, the initial state, `dy` and the final state's
-/// gradient.
+/// A problem's inputs for one precision: `x`, the initial state, `dy` and the final
+/// state's gradient.
 #[derive(Clone)]
 struct Problem<T, S> {
     x: Array3<T>,
@@ -232,12 +240,15 @@ where
     }
     fn forward_backward(&self) {
         let (_, _, caches) = forward_seq::<C>(&self.p, self.d.x.view(), &self.d.s0);
-        let out = backward_seq::<C>(&self.p, &caches, self.d.dy.view(), &self.d.ds_n);
+        let out =
+            backward_seq::<C>(&self.p, &caches, self.d.dy.view(), &self.d.ds_n);
         std::hint::black_box(out);
     }
     fn outputs(&self) -> Named {
-        let (y, s_n, caches) = forward_seq::<C>(&self.p, self.d.x.view(), &self.d.s0);
-        let (g, dx, ds0) = backward_seq::<C>(&self.p, &caches, self.d.dy.view(), &self.d.ds_n);
+        let (y, s_n, caches) =
+            forward_seq::<C>(&self.p, self.d.x.view(), &self.d.s0);
+        let (g, dx, ds0) =
+            backward_seq::<C>(&self.p, &caches, self.d.dy.view(), &self.d.ds_n);
         named_run(y, s_n, g, dx, ds0)
     }
 }
@@ -250,7 +261,8 @@ pub struct Fast<K: Kernel> {
 }
 
 impl<K: Kernel> Fast<K> {
-    /// Forward, then backward: `(y, final state, grads, dx, initial state gradient)`.
+    /// Forward, then backward:
+    /// `(y, final state, grads, dx, initial state gradient)`.
     fn run(&self) -> RunOf<K> {
         let d = &self.d;
         let (y, s_n, cache) = K::forward(&self.p, d.x.view(), &d.s0);
@@ -302,22 +314,31 @@ fn down<D: Dimension>(a: &Array<f64, D>) -> Array<f32, D> {
 }
 
 // ANCHOR: runners
-/// `naive` (the chapter's `f64` code), then `v1` … `v6` (and the LSTM's `v7`), all on the same
-/// random problem.
+/// `naive` (the chapter's `f64` code), then `v1` … `v6` (and the LSTM's `v7`), all
+/// on the same random problem.
 pub fn runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> {
     build(cell, shape, seed, Set::Versions)
 }
 
-/// `naive`, then v5's kernel on every SIMD path this CPU supports (`v5-avx512`, `v5-avx2`,
-/// `v5-portable`), on the same problem as [`runners`].
-pub fn path_runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> {
+/// `naive`, then v5's kernel on every SIMD path this CPU supports (`v5-avx512`,
+/// `v5-avx2`, `v5-portable`), on the same problem as [`runners`].
+pub fn path_runners(
+    cell: CellKind,
+    shape: Shape,
+    seed: u64,
+) -> Vec<Box<dyn Runner>> {
     build(cell, shape, seed, Set::Paths)
 }
 
-/// `naive`, then the LSTM's v7 on every SIMD path this CPU supports (`v7-avx512`, `v7-avx2`,
-/// `v7-portable`), splitting the units from one unit per thread on (so that small shapes take
-/// that path too), on the same problem as [`runners`]. The GRU has no v7: just `naive`.
-pub fn v7_path_runners(cell: CellKind, shape: Shape, seed: u64) -> Vec<Box<dyn Runner>> {
+/// `naive`, then the LSTM's v7 on every SIMD path this CPU supports (`v7-avx512`,
+/// `v7-avx2`, `v7-portable`), splitting the units from one unit per thread on (so
+/// that small shapes take that path too), on the same problem as [`runners`]. The
+/// GRU has no v7: just `naive`.
+pub fn v7_path_runners(
+    cell: CellKind,
+    shape: Shape,
+    seed: u64,
+) -> Vec<Box<dyn Runner>> {
     build(cell, shape, seed, Set::UnitPaths)
 }
 
@@ -353,31 +374,40 @@ fn build(cell: CellKind, shape: Shape, seed: u64, set: Set) -> Vec<Box<dyn Runne
                 ds_n: lstm::LstmState::from_f64(&naive.ds_n),
             };
             let p32 = LstmF32::from_f64(&p);
-            let naive: Box<dyn Runner> = Box::new(Naive::<ch04_lstm::Lstm> { p, d: naive });
+            let naive: Box<dyn Runner> =
+                Box::new(Naive::<ch04_lstm::Lstm> { p, d: naive });
             match set {
                 Set::Versions => {
                     let v7 = self::fast::<lstm::V7>("v7", &p32, &fast);
-                    let mut out =
-                        versions::<lstm::V1, lstm::V2, lstm::V3, lstm::V4, lstm::V5, lstm::V6>(
-                            naive, p32, fast,
-                        );
+                    let mut out = versions::<
+                        lstm::V1,
+                        lstm::V2,
+                        lstm::V3,
+                        lstm::V4,
+                        lstm::V5,
+                        lstm::V6,
+                    >(naive, p32, fast);
                     out.push(v7);
                     out
                 }
-                Set::Paths => paths::<
-                    lstm::Packed<Avx512>,
-                    lstm::Packed<Avx2>,
-                    lstm::Packed<Portable>,
-                >(
-                    naive, p32, fast, ["v5-avx512", "v5-avx2", "v5-portable"]
-                ),
-                Set::UnitPaths => paths::<
-                    lstm::Units<Avx512, 1>,
-                    lstm::Units<Avx2, 1>,
-                    lstm::Units<Portable, 1>,
-                >(
-                    naive, p32, fast, ["v7-avx512", "v7-avx2", "v7-portable"]
-                ),
+                Set::Paths => {
+                    paths::<
+                        lstm::Packed<Avx512>,
+                        lstm::Packed<Avx2>,
+                        lstm::Packed<Portable>,
+                    >(
+                        naive, p32, fast, ["v5-avx512", "v5-avx2", "v5-portable"]
+                    )
+                }
+                Set::UnitPaths => {
+                    paths::<
+                        lstm::Units<Avx512, 1>,
+                        lstm::Units<Avx2, 1>,
+                        lstm::Units<Portable, 1>,
+                    >(
+                        naive, p32, fast, ["v7-avx512", "v7-avx2", "v7-portable"]
+                    )
+                }
             }
         }
         CellKind::Gru => {
@@ -396,17 +426,21 @@ fn build(cell: CellKind, shape: Shape, seed: u64, set: Set) -> Vec<Box<dyn Runne
                 ds_n: d.dh_n,
             };
             let p32 = GruF32::from_f64(&p);
-            let naive: Box<dyn Runner> = Box::new(Naive::<ch05_gru::Gru> { p, d: naive });
+            let naive: Box<dyn Runner> =
+                Box::new(Naive::<ch05_gru::Gru> { p, d: naive });
             match set {
-                Set::Versions => versions::<gru::V1, gru::V2, gru::V3, gru::V4, gru::V5, gru::V6>(
-                    naive, p32, fast,
-                ),
+                Set::Versions => {
+                    versions::<gru::V1, gru::V2, gru::V3, gru::V4, gru::V5, gru::V6>(
+                        naive, p32, fast,
+                    )
+                }
                 Set::Paths => {
-                    paths::<gru::Packed<Avx512>, gru::Packed<Avx2>, gru::Packed<Portable>>(
-                        naive,
-                        p32,
-                        fast,
-                        ["v5-avx512", "v5-avx2", "v5-portable"],
+                    paths::<
+                        gru::Packed<Avx512>,
+                        gru::Packed<Avx2>,
+                        gru::Packed<Portable>,
+                    >(
+                        naive, p32, fast, ["v5-avx512", "v5-avx2", "v5-portable"]
                     )
                 }
                 Set::UnitPaths => vec![naive],
@@ -422,12 +456,24 @@ fn versions<V1, V2, V3, V4, V5, V6>(
     d: Problem<f32, V1::State>,
 ) -> Vec<Box<dyn Runner>>
 where
-    V1: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
-    V2: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
-    V3: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
-    V4: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
-    V5: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
-    V6: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads> + Sync + 'static,
+    V1: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone>
+        + Sync
+        + 'static,
+    V2: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads>
+        + Sync
+        + 'static,
+    V3: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads>
+        + Sync
+        + 'static,
+    V4: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads>
+        + Sync
+        + 'static,
+    V5: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads>
+        + Sync
+        + 'static,
+    V6: Kernel<Params = V1::Params, State = V1::State, Grads = V1::Grads>
+        + Sync
+        + 'static,
 {
     vec![
         naive,
@@ -448,9 +494,15 @@ fn paths<A512, A2, P>(
     names: [&'static str; 3],
 ) -> Vec<Box<dyn Runner>>
 where
-    P: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
-    A512: Kernel<Params = P::Params, State = P::State, Grads = P::Grads> + Sync + 'static,
-    A2: Kernel<Params = P::Params, State = P::State, Grads = P::Grads> + Sync + 'static,
+    P: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone>
+        + Sync
+        + 'static,
+    A512: Kernel<Params = P::Params, State = P::State, Grads = P::Grads>
+        + Sync
+        + 'static,
+    A2: Kernel<Params = P::Params, State = P::State, Grads = P::Grads>
+        + Sync
+        + 'static,
 {
     let mut out = vec![naive];
     if Path::Avx512.is_supported() {
@@ -464,9 +516,15 @@ where
 }
 
 /// One fast version on a copy of the problem.
-fn fast<K>(name: &'static str, p: &K::Params, d: &Problem<f32, K::State>) -> Box<dyn Runner>
+fn fast<K>(
+    name: &'static str,
+    p: &K::Params,
+    d: &Problem<f32, K::State>,
+) -> Box<dyn Runner>
 where
-    K: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone> + Sync + 'static,
+    K: Kernel<State: NamedState + Clone, Grads: NamedGrads, Params: Clone>
+        + Sync
+        + 'static,
 {
     Box::new(Fast::<K> {
         name,
@@ -476,11 +534,16 @@ where
 }
 // ANCHOR_END: runners
 
-/// The numbers [`runners`] gives the `f32` versions, by name, flattened in row-major order:
-/// `x`, `h0`, `c0`, `dy`, `dh_n`, `dc_n` (the last two states only matter for the LSTM), then
-/// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` in PyTorch's layout. For running another library
-/// (PyTorch, in `rnnbook bench --pytorch`) on exactly the same problem.
-pub fn inputs_f32(cell: CellKind, shape: Shape, seed: u64) -> Vec<(&'static str, Vec<f32>)> {
+/// The numbers [`runners`] gives the `f32` versions, by name, flattened in row-major
+/// order: `x`, `h0`, `c0`, `dy`, `dh_n`, `dc_n` (the last two states only matter for
+/// the LSTM), then `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` in PyTorch's
+/// layout. For running another library (PyTorch, in `rnnbook bench --pytorch`) on
+/// exactly the same problem.
+pub fn inputs_f32(
+    cell: CellKind,
+    shape: Shape,
+    seed: u64,
+) -> Vec<(&'static str, Vec<f32>)> {
     let (i, h) = (shape.input_size, shape.hidden_size);
     let mut rng = seeded_rng(seed);
     let flat = |a: ArrayD<f64>| a.iter().map(|&v| v as f32).collect::<Vec<f32>>();
@@ -504,7 +567,8 @@ pub fn inputs_f32(cell: CellKind, shape: Shape, seed: u64) -> Vec<(&'static str,
             ]
         }
     };
-    let d = random_data(shape, &mut rng); // drawn after the parameters, as in `runners`
+    // drawn after the parameters, as in `runners`
+    let d = random_data(shape, &mut rng);
     let [w_ih, w_hh, b_ih, b_hh] = params;
     vec![
         ("x", flat(d.x.into_dyn())),
@@ -549,12 +613,13 @@ fn random_data(shape: Shape, rng: &mut impl rand::Rng) -> Data64 {
 
 // ANCHOR: check
 /// Compares every tensor of `got` with `want`: entry by entry,
-/// `|got − want| ≤ 1e-5·s + 1e-4·|want|`, where `s = max(1, max |want|)` is the tensor's scale.
-/// The error names the tensor and the worst entry.
+/// `|got − want| ≤ 1e-5·s + 1e-4·|want|`, where `s = max(1, max |want|)` is the
+/// tensor's scale. The error names the tensor and the worst entry.
 ///
-/// The scale is there because a weight gradient is a sum over all `T·B` rows. Its rounding error
-/// in `f32` is proportional to the size of the terms summed, not to the result, so an entry where
-/// thousands of terms cancel to nearly zero carries an error set by its large neighbours.
+/// The scale is there because a weight gradient is a sum over all `T·B` rows. Its
+/// rounding error in `f32` is proportional to the size of the terms summed, not to
+/// the result, so an entry where thousands of terms cancel to nearly zero carries an
+/// error set by its large neighbours.
 pub fn check(got: &Named, want: &Named) -> Result<(), String> {
     if got.len() != want.len() {
         return Err(format!("{} tensors, expected {}", got.len(), want.len()));

@@ -1,17 +1,20 @@
-//! v4's machinery: the SIMD paths, chosen at run time, the one register-blocked micro-kernel
-//! each path implements, and the packing of `weight_hh` that the micro-kernel reads.
+//! v4's machinery: the SIMD paths, chosen at run time, the one register-blocked
+//! micro-kernel each path implements, and the packing of `weight_hh` that the
+//! micro-kernel reads.
 //!
-//! A *path* is a vector width and the instructions that go with it: AVX-512 (16 `f32` per
-//! register, 32 registers), AVX2 + FMA (8 per register, 16 registers), and portable code that
-//! any CPU runs (plain loops, vectorized by the compiler as far as the baseline target allows).
-//! [`Path::detect`] picks the best one this CPU has; the kernels are generic over a [`Simd`]
-//! type, so every path is compiled into the binary and the tests run each one the CPU supports.
+//! A *path* is a vector width and the instructions that go with it: AVX-512 (16
+//! `f32` per register, 32 registers), AVX2 + FMA (8 per register, 16 registers), and
+//! portable code that any CPU runs (plain loops, vectorized by the compiler as far
+//! as the baseline target allows). [`Path::detect`] picks the best one this CPU has;
+//! the kernels are generic over a [`Simd`] type, so every path is compiled into the
+//! binary and the tests run each one the CPU supports.
 //!
-//! The micro-kernel computes a *tile* of a matrix product: `m ≤ MR` rows by `NV` vectors of
-//! columns, `acc[r][j] += Σ_k a[r][k] · b[k][j]`, with every one of the `m·NV` accumulators in a
-//! register for the whole `k` loop. Per step of `k` it loads `NV` vectors of `b`, broadcasts
-//! `m` numbers of `a`, and issues `m·NV` fused multiply-adds: with `MR = 6, NV = 4` on AVX-512,
-//! 24 FMAs for 4 loads and 6 broadcasts, enough to keep both FMA pipes busy.
+//! The micro-kernel computes a *tile* of a matrix product: `m ≤ MR` rows by `NV`
+//! vectors of columns, `acc[r][j] += Σ_k a[r][k] · b[k][j]`, with every one of the
+//! `m·NV` accumulators in a register for the whole `k` loop. Per step of `k` it
+//! loads `NV` vectors of `b`, broadcasts `m` numbers of `a`, and issues `m·NV` fused
+//! multiply-adds: with `MR = 6, NV = 4` on AVX-512, 24 FMAs for 4 loads and 6
+//! broadcasts, enough to keep both FMA pipes busy.
 
 use ndarray::ArrayView2;
 
@@ -51,7 +54,8 @@ impl Path {
         Path::supported()[0]
     }
 
-    /// The paths this CPU supports, best first (always ends with [`Path::Portable`]).
+    /// The paths this CPU supports, best first (always ends with
+    /// [`Path::Portable`]).
     pub fn supported() -> Vec<Path> {
         Path::ALL.into_iter().filter(|p| p.is_supported()).collect()
     }
@@ -67,33 +71,43 @@ impl Path {
 }
 
 // ANCHOR: simd
-/// One SIMD path: its width, its tile height, its micro-kernel, and a way to run code compiled
-/// for its instructions.
+/// One SIMD path: its width, its tile height, its micro-kernel, and a way to run
+/// code compiled for its instructions.
 pub trait Simd: Send + Sync + 'static {
     /// The path.
     const PATH: Path;
     /// `f32` per vector register.
     const LANES: usize;
 
-    /// Rows per tile when a row holds `nv` vectors of accumulators (registers permitting).
+    /// Rows per tile when a row holds `nv` vectors of accumulators (registers
+    /// permitting).
     fn mr(nv: usize) -> usize;
 
-    /// The micro-kernel: `acc[r·NR + j] += Σ_{q<k} a[r·lda + q] · b[q·NR + j]` for `r < m`,
-    /// `j < NR = NV·LANES`. `b` is a packed panel (`k` rows of `NR`, contiguous).
+    /// The micro-kernel: `acc[r·NR + j] += Σ_{q<k} a[r·lda + q] · b[q·NR + j]` for
+    /// `r < m`, `j < NR = NV·LANES`. `b` is a packed panel (`k` rows of `NR`,
+    /// contiguous).
     ///
     /// # Panics
     /// If `m` is 0 or above `mr(NV)`, or a slice is too short for the sizes given.
-    fn tile<const NV: usize>(m: usize, k: usize, a: &[f32], lda: usize, b: &[f32], acc: &mut [f32]);
+    fn tile<const NV: usize>(
+        m: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        acc: &mut [f32],
+    );
 
-    /// Runs `f` inside a function compiled for the path's instructions, so that `f`'s inlined
-    /// element-wise loops use them too.
+    /// Runs `f` inside a function compiled for the path's instructions, so that
+    /// `f`'s inlined element-wise loops use them too.
     fn run<R>(f: impl FnOnce() -> R) -> R;
 }
 // ANCHOR_END: simd
 
-/// Cuts `b` batch rows into the fewest tiles of at most `mr` rows, as even as possible, as
-/// `(first row, rows)`: 32 rows at `mr = 6` are 5, 5, 6, 5, 5, 6, not five 6s and a 2 (a tile of
-/// 2 rows runs at half the speed of one of 5: it loads as much of `b` for fewer FMAs).
+/// Cuts `b` batch rows into the fewest tiles of at most `mr` rows, as even as
+/// possible, as `(first row, rows)`: 32 rows at `mr = 6` are 5, 5, 6, 5, 5, 6, not
+/// five 6s and a 2 (a tile of 2 rows runs at half the speed of one of 5: it loads as
+/// much of `b` for fewer FMAs).
 pub fn row_tiles(b: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
     let n = b.div_ceil(mr.max(1));
     (0..n).map(move |k| (k * b / n, (k + 1) * b / n - k * b / n))
@@ -122,7 +136,8 @@ fn check_tile(
 }
 
 // ANCHOR: portable
-/// The portable path: the micro-kernel as plain loops (the reference the others must match).
+/// The portable path: the micro-kernel as plain loops (the reference the others must
+/// match).
 pub struct Portable;
 
 impl Simd for Portable {
@@ -160,8 +175,8 @@ impl Simd for Portable {
 }
 // ANCHOR_END: portable
 
-/// Calls `$kernel::<MR, NV>` for the `MR` equal to `$m` (1 to 8), so that every tile height,
-/// the last partial one included, gets its own fully unrolled code.
+/// Calls `$kernel::<MR, NV>` for the `MR` equal to `$m` (1 to 8), so that every tile
+/// height, the last partial one included, gets its own fully unrolled code.
 #[cfg(target_arch = "x86_64")]
 macro_rules! by_rows {
     ($m:expr, $nv:ident, $kernel:ident($($arg:expr),*)) => {
@@ -190,8 +205,9 @@ mod x86 {
     use std::arch::x86_64::*;
 
     // ANCHOR: avx512_tile
-    /// `MR × NV` accumulators of 16 lanes stay in registers for the whole `k` loop; each step of
-    /// `k` loads `NV` vectors of the packed panel and broadcasts one number of each row of `a`.
+    /// `MR × NV` accumulators of 16 lanes stay in registers for the whole `k` loop;
+    /// each step of `k` loads `NV` vectors of the packed panel and broadcasts one
+    /// number of each row of `a`.
     ///
     /// # Safety
     /// The CPU has AVX-512F; `a`, `b`, `acc` hold what [`super::check_tile`] checks.
@@ -205,7 +221,8 @@ mod x86 {
         acc: *mut f32,
     ) {
         const L: usize = 16;
-        // SAFETY (all pointer reads and writes): within the lengths the caller checked.
+        // SAFETY (all pointer reads and writes): within the lengths the caller
+        // checked.
         unsafe {
             let mut c = [[_mm512_setzero_ps(); NV]; MR];
             for r in 0..MR {
@@ -238,7 +255,8 @@ mod x86 {
     /// The same micro-kernel with 8 lanes (AVX2 registers, FMA instructions).
     ///
     /// # Safety
-    /// The CPU has AVX2 and FMA; `a`, `b`, `acc` hold what [`super::check_tile`] checks.
+    /// The CPU has AVX2 and FMA; `a`, `b`, `acc` hold what [`super::check_tile`]
+    /// checks.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::needless_range_loop)]
     pub unsafe fn tile_avx2<const MR: usize, const NV: usize>(
@@ -249,7 +267,8 @@ mod x86 {
         acc: *mut f32,
     ) {
         const L: usize = 8;
-        // SAFETY (all pointer reads and writes): within the lengths the caller checked.
+        // SAFETY (all pointer reads and writes): within the lengths the caller
+        // checked.
         unsafe {
             let mut c = [[_mm256_setzero_ps(); NV]; MR];
             for r in 0..MR {
@@ -301,7 +320,8 @@ impl Simd for Avx512 {
     const PATH: Path = Path::Avx512;
     const LANES: usize = 16;
 
-    /// 24 accumulators (of 32 registers) at 3 or 4 vectors per row, the rest for `b` and `a`.
+    /// 24 accumulators (of 32 registers) at 3 or 4 vectors per row, the rest for `b`
+    /// and `a`.
     fn mr(nv: usize) -> usize {
         (24 / nv).clamp(1, 8)
     }
@@ -324,14 +344,22 @@ impl Simd for Avx512 {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn tile<const NV: usize>(_: usize, _: usize, _: &[f32], _: usize, _: &[f32], _: &mut [f32]) {
+    fn tile<const NV: usize>(
+        _: usize,
+        _: usize,
+        _: &[f32],
+        _: usize,
+        _: &[f32],
+        _: &mut [f32],
+    ) {
         panic!("AVX-512 exists on x86-64 only")
     }
 
     fn run<R>(f: impl FnOnce() -> R) -> R {
         #[cfg(target_arch = "x86_64")]
         if Path::Avx512.is_supported() {
-            // SAFETY: the CPU was just checked to have AVX-512F (and so AVX2 and FMA).
+            // SAFETY: the CPU was just checked to have AVX-512F (and so AVX2 and
+            // FMA).
             return unsafe { x86::with_avx512(f) };
         }
         f()
@@ -365,7 +393,14 @@ impl Simd for Avx2 {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn tile<const NV: usize>(_: usize, _: usize, _: &[f32], _: usize, _: &[f32], _: &mut [f32]) {
+    fn tile<const NV: usize>(
+        _: usize,
+        _: usize,
+        _: &[f32],
+        _: usize,
+        _: &[f32],
+        _: &mut [f32],
+    ) {
         panic!("AVX2 exists on x86-64 only")
     }
 
@@ -380,20 +415,25 @@ impl Simd for Avx2 {
 }
 
 // ANCHOR: best
-/// `$v`: a [`Kernel`](crate::kernel::Kernel) that runs `$packed::<S>` for the best path `S`
-/// this CPU has ([`Path::detect`]), so that one binary is fast on every machine.
+/// `$v`: a [`Kernel`](crate::kernel::Kernel) that runs `$packed::<S>` for the best
+/// path `S` this CPU has ([`Path::detect`]), so that one binary is fast on every
+/// machine.
 macro_rules! on_best_path {
     ($(#[$doc:meta])* $v:ident = $packed:ident) => {
         $(#[$doc])*
         pub struct $v;
 
         impl $crate::kernel::Kernel for $v {
-            type Params = <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Params;
-            type State = <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::State;
-            type Grads = <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Grads;
-            type Cache = <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Cache;
-            const PARALLEL: bool =
-                <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::PARALLEL;
+            type Params =
+                <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Params;
+            type State =
+                <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::State;
+            type Grads =
+                <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Grads;
+            type Cache =
+                <$packed<$crate::simd::Portable> as $crate::kernel::Kernel>::Cache;
+            const PARALLEL: bool = <$packed<$crate::simd::Portable>
+                as $crate::kernel::Kernel>::PARALLEL;
 
             fn forward(
                 p: &Self::Params,
@@ -418,7 +458,9 @@ macro_rules! on_best_path {
                 match Path::detect() {
                     Path::Avx512 => $packed::<Avx512>::backward(p, cache, dy, ds_n),
                     Path::Avx2 => $packed::<Avx2>::backward(p, cache, dy, ds_n),
-                    Path::Portable => $packed::<Portable>::backward(p, cache, dy, ds_n),
+                    Path::Portable => {
+                        $packed::<Portable>::backward(p, cache, dy, ds_n)
+                    }
                 }
             }
         }
@@ -428,11 +470,12 @@ pub(crate) use on_best_path;
 // ANCHOR_END: best
 
 // ANCHOR: pack
-/// Packs `w: [G·H, K]` (PyTorch's layout: `G` gate blocks of `H` rows) for the forward
-/// micro-kernel: unit block `u` holds units `u·L … u·L+L−1` of every gate, as `K` rows of
-/// `G·L` (`[gate 0's L units | gate 1's | …]`), blocks one after the other, the last one padded
-/// with zeros. A tile over unit block `u` then produces all `G` gates of the same `L` units,
-/// which is what the gate math of those units needs.
+/// Packs `w: [G·H, K]` (PyTorch's layout: `G` gate blocks of `H` rows) for the
+/// forward micro-kernel: unit block `u` holds units `u·L … u·L+L−1` of every gate,
+/// as `K` rows of `G·L` (`[gate 0's L units | gate 1's | …]`), blocks one after the
+/// other, the last one padded with zeros. A tile over unit block `u` then produces
+/// all `G` gates of the same `L` units, which is what the gate math of those units
+/// needs.
 pub fn pack_gates(w: ArrayView2<f32>, gates: usize, lanes: usize) -> Vec<f32> {
     let (gh, k) = w.dim();
     let h = gh / gates;
@@ -452,8 +495,9 @@ pub fn pack_gates(w: ArrayView2<f32>, gates: usize, lanes: usize) -> Vec<f32> {
     out
 }
 
-/// Packs `w: [K, N]` into column panels of `nr`: panel `p` holds columns `p·nr … p·nr+nr−1` as
-/// `K` rows of `nr`, the last panel padded with zeros. For the backward product `dgates · W_hh`.
+/// Packs `w: [K, N]` into column panels of `nr`: panel `p` holds columns
+/// `p·nr … p·nr+nr−1` as `K` rows of `nr`, the last panel padded with zeros. For the
+/// backward product `dgates · W_hh`.
 pub fn pack_cols(w: ArrayView2<f32>, nr: usize) -> Vec<f32> {
     let (k, n) = w.dim();
     let panels = n.div_ceil(nr);
@@ -475,7 +519,8 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
-    /// A path's tile against a plain `f64` product, for every tile height, at `NV` vectors a row.
+    /// A path's tile against a plain `f64` product, for every tile height, at `NV`
+    /// vectors a row.
     fn check_path<S: Simd, const NV: usize>() {
         let nr = NV * S::LANES;
         let (k, lda) = (37, 41);
@@ -492,7 +537,9 @@ mod tests {
                 for j in 0..nr {
                     let want = (r * nr + j) as f64
                         + (0..k)
-                            .map(|q| f64::from(a[r * lda + q]) * f64::from(b[q * nr + j]))
+                            .map(|q| {
+                                f64::from(a[r * lda + q]) * f64::from(b[q * nr + j])
+                            })
                             .sum::<f64>();
                     let got = f64::from(acc[r * nr + j]);
                     assert!(
@@ -507,7 +554,8 @@ mod tests {
 
     #[test]
     fn every_supported_path_computes_the_tile_product() {
-        // Three vectors per row (the GRU's forward), four (the LSTM's, and every backward).
+        // Three vectors per row (the GRU's forward), four (the LSTM's, and every
+        // backward).
         check_path::<Portable, 3>();
         check_path::<Portable, 4>();
         if Path::Avx2.is_supported() {
@@ -531,7 +579,8 @@ mod tests {
                 assert_eq!(t.iter().map(|&(_, m)| m).sum::<usize>(), b);
                 assert!(t.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
                 assert!(t.iter().all(|&(_, m)| (1..=mr).contains(&m)));
-                let (lo, hi) = (t.iter().map(|x| x.1).min(), t.iter().map(|x| x.1).max());
+                let (lo, hi) =
+                    (t.iter().map(|x| x.1).min(), t.iter().map(|x| x.1).max());
                 assert!(hi.unwrap_or(0) - lo.unwrap_or(0) <= 1);
             }
         }
@@ -551,7 +600,8 @@ mod tests {
     #[test]
     fn packing_puts_every_weight_where_the_tile_reads_it() {
         let (g, h, k, lanes) = (3, 5, 4, 4);
-        let w = Array2::from_shape_fn((g * h, k), |(r, c)| (r * 10 + c) as f32 + 1.0);
+        let w =
+            Array2::from_shape_fn((g * h, k), |(r, c)| (r * 10 + c) as f32 + 1.0);
         let p = pack_gates(w.view(), g, lanes);
         assert_eq!(p.len(), 2 * k * g * lanes); // 5 units → 2 blocks of 4
         for u in 0..2 {
@@ -564,12 +614,16 @@ mod tests {
                         } else {
                             0.0
                         };
-                        assert_eq!(p[(u * k + q) * g * lanes + gate * lanes + l], want);
+                        assert_eq!(
+                            p[(u * k + q) * g * lanes + gate * lanes + l],
+                            want
+                        );
                     }
                 }
             }
         }
-        let wt = w.t(); // [K = 4, N = 15], in panels of 6: 3 panels, the last with 3 columns
+        // [K = 4, N = 15], in panels of 6: 3 panels, the last with 3 columns
+        let wt = w.t();
         let c = pack_cols(wt, 6);
         assert_eq!(c.len(), 3 * k * 6);
         for pnl in 0..3 {

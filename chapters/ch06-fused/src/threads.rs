@@ -1,12 +1,12 @@
-//! v3's one idea: the `B` sequences of a batch never meet in the forward or the backward pass
-//! (only the weight gradients sum over them), so a batch splits into one contiguous block of
-//! rows per thread with no synchronisation inside the time loop. Each thread runs a
-//! single-threaded version on its block; the weight gradients of the blocks are added at the
-//! end. [`Split`] does this once, for any [`Kernel`]: `lstm::V3` and `gru::V3` are both
-//! `Split<V2>`.
+//! v3's one idea: the `B` sequences of a batch never meet in the forward or the
+//! backward pass (only the weight gradients sum over them), so a batch splits into
+//! one contiguous block of rows per thread with no synchronisation inside the time
+//! loop. Each thread runs a single-threaded version on its block; the weight
+//! gradients of the blocks are added at the end. [`Split`] does this once, for any
+//! [`Kernel`]: `lstm::V3` and `gru::V3` are both `Split<V2>`.
 //!
-//! The threads are those of the current rayon pool: `rnnbook bench --threads N` runs inside a
-//! pool of `N`.
+//! The threads are those of the current rayon pool: `rnnbook bench --threads N` runs
+//! inside a pool of `N`.
 
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -17,9 +17,11 @@ use rayon::prelude::*;
 use crate::kernel::{AddGrads, BatchRows, Kernel};
 
 // ANCHOR: split
-/// Splits `0..b` into at most `parts` contiguous, non-empty ranges of nearly equal size.
+/// Splits `0..b` into at most `parts` contiguous, non-empty ranges of nearly equal
+/// size.
 pub fn batch_chunks(b: usize, parts: usize) -> Vec<Range<usize>> {
-    // BEGIN SOLUTION ex 6.3: at most parts ranges, none empty, sizes differing by at most one
+    // BEGIN SOLUTION ex 6.3: at most parts ranges, none empty, sizes differing by at
+    //   most one
     let parts = parts.clamp(1, b.max(1));
     (0..parts)
         .map(|k| k * b / parts..(k + 1) * b / parts)
@@ -80,7 +82,8 @@ impl<K: Kernel> Kernel for Split<K> {
         (join_batch(&y), K::State::join(&s_n), SplitCache { parts })
     }
 
-    /// Each block's backward on its thread, then the blocks' weight gradients summed.
+    /// Each block's backward on its thread, then the blocks' weight gradients
+    /// summed.
     fn backward(
         p: &K::Params,
         cache: &Self::Cache,
@@ -124,7 +127,10 @@ mod tests {
                     c.iter().map(|r| r.len()).min(),
                     c.iter().map(|r| r.len()).max(),
                 );
-                assert!(hi.unwrap() - lo.unwrap() <= 1, "b={b} parts={parts}: {c:?}");
+                assert!(
+                    hi.unwrap() - lo.unwrap() <= 1,
+                    "b={b} parts={parts}: {c:?}"
+                );
             }
         }
         assert_eq!(batch_chunks(5, 0), vec![0..5]);

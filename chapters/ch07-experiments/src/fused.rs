@@ -1,10 +1,11 @@
-//! Training through chapter 6's fused `f32` kernels, where a cell has one (the LSTM and the
-//! reset-after GRU): the recurrent layer forward and backward in `f32`, the output layer, the
-//! task's loss, Adam and the parameters in `f64`. The `f64` parameters are the master copy,
-//! rounded to `f32` at every step; the kernel's `f32` gradients are widened back.
+//! Training through chapter 6's fused `f32` kernels, where a cell has one (the LSTM
+//! and the reset-after GRU): the recurrent layer forward and backward in `f32`, the
+//! output layer, the task's loss, Adam and the parameters in `f64`. The `f64`
+//! parameters are the master copy, rounded to `f32` at every step; the kernel's
+//! `f32` gradients are widened back.
 //!
-//! The test below holds the two paths side by side: the same first steps, loss and every
-//! gradient, within chapter 6's tolerance.
+//! The test below holds the two paths side by side: the same first steps, loss and
+//! every gradient, within chapter 6's tolerance.
 
 use ch01_rnn::cell::LayerParams;
 use ch02_bptt::backward::LayerGrads;
@@ -39,9 +40,10 @@ impl ZeroState for lstm::LstmState {
 }
 
 // ANCHOR: kernel_loss_and_grads
-/// The loss and gradient of chapter 2's `seq_loss_and_grads_with`, from the zero state, with
-/// the recurrent layer run by kernel `K` in `f32`. Shapes: `x: [T, B, I]`; `loss(logits)` gives
-/// the summed loss and `dL/dlogits`, both over `[T, B, V]`.
+/// The loss and gradient of chapter 2's `seq_loss_and_grads_with`, from the zero
+/// state, with the recurrent layer run by kernel `K` in `f32`. Shapes:
+/// `x: [T, B, I]`; `loss(logits)` gives the summed loss and `dL/dlogits`, both over
+/// `[T, B, V]`.
 pub fn kernel_loss_and_grads<K, const G: usize>(
     cell: &LayerParams<G>,
     out: &ch01_rnn::model::OutputLayer,
@@ -55,7 +57,8 @@ where
     let (_, b, _) = x.dim();
     let h = cell.weight_hh.ncols();
     let p = LayerF32::from_f64(cell);
-    let (y, _, cache) = K::forward(&p, x.mapv(|v| v as f32).view(), &K::State::zeros(b, h));
+    let (y, _, cache) =
+        K::forward(&p, x.mapv(|v| v as f32).view(), &K::State::zeros(b, h));
     let y = y.mapv(f64::from);
     let (loss, dlogits) = loss(out.forward(y.view()).view());
     let (out_grads, dy) = output_backward(out, y.view(), dlogits.view());
@@ -88,7 +91,8 @@ pub trait MaybeFused: Cell + Sized {
     /// Whether it has one.
     const HAS_KERNEL: bool;
 
-    /// The loss and gradient through the cell's fused kernel, or `None` if it has none.
+    /// The loss and gradient through the cell's fused kernel, or `None` if it has
+    /// none.
     fn fused_loss_and_grads(
         model: &CellModel<Self>,
         x: ArrayView3<f64>,
@@ -96,7 +100,8 @@ pub trait MaybeFused: Cell + Sized {
     ) -> Option<(f64, ModelGrads<Self::Grads>)>;
 }
 
-/// `MaybeFused` for a cell: with chapter 6's kernel `$kernel` over `$g` gate blocks, or none.
+/// `MaybeFused` for a cell: with chapter 6's kernel `$kernel` over `$g` gate blocks,
+/// or none.
 macro_rules! maybe_fused {
     ($cell:ty, $kernel:ty, $g:literal) => {
         impl MaybeFused for $cell {
@@ -140,7 +145,9 @@ maybe_fused!(GruCho);
 mod tests {
     use super::*;
     use ch00_foundations::rng::{seeded_rng, stream_rng};
-    use ch00_foundations::tolerance::{F32_VS_F64_ATOL, F32_VS_F64_RTOL, compare_arrays};
+    use ch00_foundations::tolerance::{
+        F32_VS_F64_ATOL, F32_VS_F64_RTOL, compare_arrays,
+    };
     use ch01_rnn::model::OutputLayer;
     use ch01_rnn::params::Tensors;
     use ch02_bptt::driver::RecurrentState;
@@ -150,18 +157,21 @@ mod tests {
     use crate::task::{Adding, Task};
     use crate::tasks::CopyTask;
 
-    /// Every tensor of `a` against `b`'s, with chapter 6's tolerance; the worst of them.
+    /// Every tensor of `a` against `b`'s, with chapter 6's tolerance; the worst of
+    /// them.
     fn assert_close(what: &str, a: &impl Tensors, b: &impl Tensors) -> (f64, f64) {
         let mut worst = (0.0f64, 0.0f64);
         for ((name, x), (_, y)) in a.tensors().into_iter().zip(b.tensors()) {
-            let c = compare_arrays(&x, &y, F32_VS_F64_ATOL, F32_VS_F64_RTOL).unwrap();
+            let c =
+                compare_arrays(&x, &y, F32_VS_F64_ATOL, F32_VS_F64_RTOL).unwrap();
             assert_eq!(c.failures, 0, "{what}: {name}: {c:?}");
             worst = (worst.0.max(c.max_abs), worst.1.max(c.max_rel));
         }
         worst
     }
 
-    /// One step's loss and every gradient, through the kernel and through chapter 2's loop.
+    /// One step's loss and every gradient, through the kernel and through chapter
+    /// 2's loop.
     fn first_gradient_agrees<C, const G: usize>(task: &dyn Task)
     where
         C: MaybeFused<Params = LayerParams<G>, Grads = LayerGrads<G>>,
@@ -173,7 +183,8 @@ mod tests {
         let batch = task.batch(8, &mut stream_rng(5, 1));
         let loss = |l: ArrayView3<f64>| task.loss(&batch, l);
         let s0 = C::State::zeros(8, 16);
-        let (want_loss, want, _) = seq_loss_and_grads_with(&model, batch.x.view(), &s0, loss);
+        let (want_loss, want, _) =
+            seq_loss_and_grads_with(&model, batch.x.view(), &s0, loss);
         let (got_loss, got) =
             C::fused_loss_and_grads(&model, batch.x.view(), loss).expect("a kernel");
         assert!(
@@ -185,7 +196,8 @@ mod tests {
     }
 
     #[test]
-    fn the_fused_kernels_give_the_chapters_loss_and_every_gradient_within_chapter_6s_tolerance() {
+    fn the_fused_kernels_give_the_chapters_loss_and_every_gradient_within_chapter_6s_tolerance()
+     {
         let copy = CopyTask {
             symbols: 8,
             recall: 3,
@@ -239,6 +251,8 @@ mod tests {
     fn the_first_five_steps_through_the_fused_kernels_match_the_chapter_code() {
         let lstm = first_steps_agree::<Lstm, 4>(true);
         let gru = first_steps_agree::<Gru, 3>(false);
-        eprintln!("largest parameter differences (abs, rel): lstm {lstm:?}, gru {gru:?}");
+        eprintln!(
+            "largest parameter differences (abs, rel): lstm {lstm:?}, gru {gru:?}"
+        );
     }
 }

@@ -1,13 +1,14 @@
-//! The tasks' losses on the output layer's values, each with its gradient, in the form chapter
-//! 3's `train_step_with` takes: `logits: [T, B, V]` in, `(summed loss, dL/dlogits)` out.
+//! The tasks' losses on the output layer's values, each with its gradient, in the
+//! form chapter 3's `train_step_with` takes: `logits: [T, B, V]` in,
+//! `(summed loss, dL/dlogits)` out.
 
 use ch00_foundations::softmax::cross_entropy;
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, Axis, s};
 
 // ANCHOR: last_step_squared_error
-/// The adding problem's loss: the output is read once, at the last step (`V = 1`), and compared
-/// with the target: `L = Σ_b (z_T,b − target_b)²`. Only the last step gets a gradient,
-/// `2 (z_T − target)`. Shapes: `logits: [T, B, 1]`, `target: [B]`.
+/// The adding problem's loss: the output is read once, at the last step (`V = 1`),
+/// and compared with the target: `L = Σ_b (z_T,b − target_b)²`. Only the last step
+/// gets a gradient, `2 (z_T − target)`. Shapes: `logits: [T, B, 1]`, `target: [B]`.
 pub fn last_step_squared_error(
     logits: ArrayView3<f64>,
     target: ArrayView1<f64>,
@@ -18,7 +19,8 @@ pub fn last_step_squared_error(
         "the regression reads one value at the last step"
     );
     assert_eq!(target.len(), b, "one target per sequence");
-    // BEGIN SOLUTION ex 7.2: the error at the last step, its squares summed, twice the error as the gradient there and zero elsewhere
+    // BEGIN SOLUTION ex 7.2: the error at the last step, its squares summed, twice
+    //   the error as the gradient there and zero elsewhere
     let err = &logits.slice(s![t - 1, .., 0]) - &target;
     let mut d = Array3::zeros(logits.raw_dim());
     d.slice_mut(s![t - 1, .., 0]).assign(&(&err * 2.0));
@@ -27,9 +29,9 @@ pub fn last_step_squared_error(
 }
 // ANCHOR_END: last_step_squared_error
 
-/// Cross-entropy summed over the steps and sequences where `mask` is true, and its gradient
-/// (zero elsewhere): the loss of strings of different lengths padded to one batch. Shapes:
-/// `logits: [T, B, V]`, `targets`, `mask: [T, B]`.
+/// Cross-entropy summed over the steps and sequences where `mask` is true, and its
+/// gradient (zero elsewhere): the loss of strings of different lengths padded to one
+/// batch. Shapes: `logits: [T, B, V]`, `targets`, `mask: [T, B]`.
 pub fn masked_cross_entropy(
     logits: ArrayView3<f64>,
     targets: ArrayView2<usize>,
@@ -43,7 +45,8 @@ pub fn masked_cross_entropy(
     let mut d = Array3::zeros(logits.raw_dim());
     let mut loss = 0.0;
     for (t, logits_t) in logits.outer_iter().enumerate() {
-        let rows: Vec<usize> = (0..targets.ncols()).filter(|&b| mask[[t, b]]).collect();
+        let rows: Vec<usize> =
+            (0..targets.ncols()).filter(|&b| mask[[t, b]]).collect();
         if rows.is_empty() {
             continue;
         }
@@ -58,7 +61,8 @@ pub fn masked_cross_entropy(
     (loss, d)
 }
 
-/// The most likely symbol at every step: `argmax` over `V`. Shapes: `[T, B, V]` → `[T, B]`.
+/// The most likely symbol at every step: `argmax` over `V`. Shapes: `[T, B, V]` →
+/// `[T, B]`.
 pub fn argmax(logits: ArrayView3<f64>) -> Array2<usize> {
     logits.map_axis(Axis(2), |row| {
         row.iter()
@@ -110,7 +114,9 @@ mod tests {
 
     #[test]
     fn argmax_picks_the_largest_and_the_first_of_ties() {
-        let z = Array3::from_shape_vec((1, 2, 3), vec![0.1, 0.7, 0.2, 1.0, 1.0, 0.0]).unwrap();
+        let z =
+            Array3::from_shape_vec((1, 2, 3), vec![0.1, 0.7, 0.2, 1.0, 1.0, 0.0])
+                .unwrap();
         assert_eq!(argmax(z.view()), array![[1, 0]]);
     }
 }

@@ -1,9 +1,11 @@
-//! One training run: a cell, a task, a seed. Every cell trains through the same step (chapter
-//! 3's `train_step_with`, over chapter 2's generic loop), with Adam and clipping by global norm.
+//! One training run: a cell, a task, a seed. Every cell trains through the same step
+//! (chapter 3's `train_step_with`, over chapter 2's generic loop), with Adam and
+//! clipping by global norm.
 //!
-//! A run is reproducible and resumable: the initial parameters come from `seed`, and step `k`
-//! trains on batch `k` drawn from `stream_rng(seed, k)`, so a run stopped after `K` steps and
-//! continued from its saved [`Run`] reaches the same parameters as an uninterrupted one.
+//! A run is reproducible and resumable: the initial parameters come from `seed`, and
+//! step `k` trains on batch `k` drawn from `stream_rng(seed, k)`, so a run stopped
+//! after `K` steps and continued from its saved [`Run`] reaches the same parameters
+//! as an uninterrupted one.
 
 use ch00_foundations::notation::{LSTM_F, LSTM_I, gate_rows};
 use ch00_foundations::rng::{seeded_rng, stream_rng};
@@ -90,34 +92,36 @@ pub struct RunConfig {
     pub eval_every: u64,
     /// Sequences in the fixed test batch.
     pub test_size: usize,
-    /// Added to the LSTM's forget-gate `bias_ih` after PyTorch's initialisation (other cells
-    /// ignore it).
+    /// Added to the LSTM's forget-gate `bias_ih` after PyTorch's initialisation
+    /// (other cells ignore it).
     pub forget_bias: f64,
-    /// The LSTM's chrono initialisation with this `T_max` ([`chrono_init`]), instead of PyTorch's
-    /// gate biases; other cells ignore it.
+    /// The LSTM's chrono initialisation with this `T_max` ([`chrono_init`]), instead
+    /// of PyTorch's gate biases; other cells ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chrono: Option<f64>,
-    /// Run the recurrent layer through chapter 6's fused `f32` kernel (the LSTM and the GRU
-    /// have one; see [`crate::fused`]), instead of the chapters' `f64` code.
+    /// Run the recurrent layer through chapter 6's fused `f32` kernel (the LSTM and
+    /// the GRU have one; see [`crate::fused`]), instead of the chapters' `f64` code.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fused: bool,
 }
 
-/// The random stream the chrono initialisation draws from: not the parameters' (stream 0), so
-/// every other weight is the same as without it, and not a training batch's.
+/// The random stream the chrono initialisation draws from: not the parameters'
+/// (stream 0), so every other weight is the same as without it, and not a training
+/// batch's.
 const CHRONO_STREAM: u64 = u64::MAX - 1;
 
 // ANCHOR: chrono_init
-/// The chrono initialisation of Tallec & Ollivier (2018) on an LSTM layer of `H` units: each
-/// unit's forget-gate bias is `log u` with `u ~ U(1, T_max − 1)`, its input-gate bias `−log u`.
-/// A forget gate `f = σ(log u) = u / (1 + u)` keeps its cell for about `1 / (1 − f) = 1 + u`
-/// steps, so the units start out remembering over time scales spread from 2 to `T_max` steps
-/// instead of all forgetting half of their cell at every step. The biases are PyTorch's two
-/// vectors, so the value goes into `bias_ih` and the rows of `bias_hh` are set to 0.
+/// The chrono initialisation of Tallec & Ollivier (2018) on an LSTM layer of `H`
+/// units: each unit's forget-gate bias is `log u` with `u ~ U(1, T_max − 1)`, its
+/// input-gate bias `−log u`. A forget gate `f = σ(log u) = u / (1 + u)` keeps its
+/// cell for about `1 / (1 − f) = 1 + u` steps, so the units start out remembering
+/// over time scales spread from 2 to `T_max` steps instead of all forgetting half of
+/// their cell at every step. The biases are PyTorch's two vectors, so the value goes
+/// into `bias_ih` and the rows of `bias_hh` are set to 0.
 ///
 /// # Panics
-/// If `t_max ≤ 2` (no time scale above 1 step to draw from), or the layer is not an LSTM's
-/// (`G ≠ 4`).
+/// If `t_max ≤ 2` (no time scale above 1 step to draw from), or the layer is not an
+/// LSTM's (`G ≠ 4`).
 pub fn chrono_init<const G: usize, R: rand::Rng + ?Sized>(
     cell: &mut LayerParams<G>,
     t_max: f64,
@@ -176,18 +180,24 @@ pub struct Run<C: Cell> {
     pub pending: (f64, u64),
 }
 
-/// The test batch of a run: drawn from the seed's last stream, which no training step uses.
+/// The test batch of a run: drawn from the seed's last stream, which no training
+/// step uses.
 pub fn test_batch(task: &dyn Task, cfg: &RunConfig) -> Batch {
     task.batch(cfg.test_size, &mut stream_rng(cfg.seed, u64::MAX))
 }
 
 impl<C: MaybeFused<Params: ch01_rnn::params::Tensors>> Run<C> {
-    /// A fresh run: PyTorch's initialisation from `cfg.seed`, the cell's layer then the output
-    /// layer.
+    /// A fresh run: PyTorch's initialisation from `cfg.seed`, the cell's layer then
+    /// the output layer.
     ///
     /// # Panics
-    /// If `cfg.fused` and the cell has no fused kernel (the command line refuses it first).
-    pub fn new<const G: usize>(task: &dyn Task, cfg: &RunConfig, lstm_forget_rows: bool) -> Self
+    /// If `cfg.fused` and the cell has no fused kernel (the command line refuses it
+    /// first).
+    pub fn new<const G: usize>(
+        task: &dyn Task,
+        cfg: &RunConfig,
+        lstm_forget_rows: bool,
+    ) -> Self
     where
         C: Cell<Params = LayerParams<G>>,
     {
@@ -196,7 +206,8 @@ impl<C: MaybeFused<Params: ch01_rnn::params::Tensors>> Run<C> {
             "this cell has no fused kernel: only the LSTM and the reset-after GRU do"
         );
         let mut rng = seeded_rng(cfg.seed);
-        let mut cell = LayerParams::<G>::init(task.input_size(), cfg.hidden, &mut rng);
+        let mut cell =
+            LayerParams::<G>::init(task.input_size(), cfg.hidden, &mut rng);
         if lstm_forget_rows && cfg.forget_bias != 0.0 {
             cell.bias_ih
                 .slice_mut(s![gate_rows(LSTM_F, cfg.hidden)])
@@ -217,7 +228,8 @@ impl<C: MaybeFused<Params: ch01_rnn::params::Tensors>> Run<C> {
         }
     }
 
-    /// The curve, with a last point at the current step if the curve does not end there.
+    /// The curve, with a last point at the current step if the curve does not end
+    /// there.
     pub fn curve_to_end(&self, task: &dyn Task, test: &Batch) -> Vec<CurvePoint> {
         let mut curve = self.curve.clone();
         if curve.last().is_none_or(|p| p.step != self.step) && self.pending.1 > 0 {
@@ -237,9 +249,10 @@ impl<C: MaybeFused<Params: ch01_rnn::params::Tensors>> Run<C> {
         seq_forward(&self.model, batch.x.view(), &s0).0
     }
 
-    /// One update on batch `step + 1` (drawn from its own stream); every batch starts from the
-    /// zero state. Every `eval_every` steps a curve point on `test` (a point at the end of a
-    /// run is [`Run::curve_to_end`]'s, so that stopping early leaves no point behind).
+    /// One update on batch `step + 1` (drawn from its own stream); every batch
+    /// starts from the zero state. Every `eval_every` steps a curve point on `test`
+    /// (a point at the end of a run is [`Run::curve_to_end`]'s, so that stopping
+    /// early leaves no point behind).
     ///
     /// # Errors
     /// A non-finite loss, gradient or parameter (chapter 3's [`StepError`]).
@@ -264,8 +277,9 @@ impl<C: MaybeFused<Params: ch01_rnn::params::Tensors>> Run<C> {
                 step,
             )?,
             true => {
-                let (loss, grads) = C::fused_loss_and_grads(&self.model, batch.x.view(), loss)
-                    .expect("Run::new checked that the cell has a kernel");
+                let (loss, grads) =
+                    C::fused_loss_and_grads(&self.model, batch.x.view(), loss)
+                        .expect("Run::new checked that the cell has a kernel");
                 update(
                     &mut self.model,
                     &mut self.adam,
@@ -302,7 +316,8 @@ pub struct RunOutcome {
     pub lstm: Option<CellModel<Lstm>>,
 }
 
-/// Trains `cell` on `task` for `cfg.steps` steps from scratch; `progress(step, loss)` after each.
+/// Trains `cell` on `task` for `cfg.steps` steps from scratch;
+/// `progress(step, loss)` after each.
 ///
 /// # Errors
 /// A non-finite value (the step and the tensor are named).
@@ -327,8 +342,8 @@ pub fn run_cell(
     })
 }
 
-/// A run of any of the four cells, for code that picks the cell at run time (the command line,
-/// the study). Its JSON names the cell.
+/// A run of any of the four cells, for code that picks the cell at run time (the
+/// command line, the study). Its JSON names the cell.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "cell", rename_all = "kebab-case")]
 pub enum AnyRun {
@@ -433,8 +448,8 @@ mod tests {
         }
     }
 
-    /// Six steps in one go, or three, a save and a load, then three more: the same run, bit for
-    /// bit (the JSON holds every f64 exactly).
+    /// Six steps in one go, or three, a save and a load, then three more: the same
+    /// run, bit for bit (the JSON holds every f64 exactly).
     fn resumes_exactly<C, const G: usize>(lstm: bool)
     where
         C: MaybeFused<Params = LayerParams<G>>,
@@ -487,7 +502,8 @@ mod tests {
     }
 
     #[test]
-    fn chrono_spreads_the_forget_time_scales_from_2_to_t_max_and_touches_nothing_else() {
+    fn chrono_spreads_the_forget_time_scales_from_2_to_t_max_and_touches_nothing_else()
+     {
         let task = Adding { seq_len: 4 };
         let c = RunConfig {
             hidden: 200,
@@ -517,7 +533,10 @@ mod tests {
                 assert_eq!(q.bias_ih[k], -q.bias_ih[f_rows.start + unit]);
                 assert_eq!(q.bias_hh[k], 0.0);
             } else {
-                assert_eq!((q.bias_ih[k], q.bias_hh[k]), (p.bias_ih[k], p.bias_hh[k]));
+                assert_eq!(
+                    (q.bias_ih[k], q.bias_hh[k]),
+                    (p.bias_ih[k], p.bias_hh[k])
+                );
             }
         }
         // Every unit keeps its cell for 1 + u steps, u uniform on (1, T_max − 1).

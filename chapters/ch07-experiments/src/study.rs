@@ -1,8 +1,10 @@
-//! The chapter's study: which runs, with which settings, and the record each run leaves.
+//! The chapter's study: which runs, with which settings, and the record each run
+//! leaves.
 //!
-//! `rnnbook experiments` runs every [`Spec`] of [`study`] that has no record yet and writes one
-//! [`Record`] per run into `data/runs/` (`Record::write`, atomically). The figures read them
-//! back with [`Records::read`], which checks every file; nothing at build time trains.
+//! `rnnbook experiments` runs every [`Spec`] of [`study`] that has no record yet and
+//! writes one [`Record`] per run into `data/runs/` (`Record::write`, atomically).
+//! The figures read them back with [`Records::read`], which checks every file;
+//! nothing at build time trains.
 
 use std::path::{Path, PathBuf};
 
@@ -42,9 +44,9 @@ impl TaskSpec {
         }
     }
 
-    /// The distance the task asks a cell to remember over: `T` for the adding problem (the
-    /// first mark is at least `T/2` steps from the end), the delay for the copy task, 0 for
-    /// Reber (its strings vary).
+    /// The distance the task asks a cell to remember over: `T` for the adding
+    /// problem (the first mark is at least `T/2` steps from the end), the delay for
+    /// the copy task, 0 for Reber (its strings vary).
     pub fn length(&self) -> usize {
         match *self {
             TaskSpec::Adding { seq_len } => seq_len,
@@ -83,7 +85,8 @@ pub struct Spec {
     pub cell: CellKind,
     /// The run.
     pub what: What,
-    /// Keep the trained model in the record (the LSTM whose gates the chapter draws).
+    /// Keep the trained model in the record (the LSTM whose gates the chapter
+    /// draws).
     #[serde(default)]
     pub keep_model: bool,
 }
@@ -255,7 +258,8 @@ pub fn study(smoke: bool, text_vocab: usize) -> Vec<Spec> {
 /// Runs `spec` (on `text` for a text run); `progress(step, of)` after each update.
 ///
 /// # Errors
-/// A non-finite value while training, or a text that cannot be split; the message names the run.
+/// A non-finite value while training, or a text that cannot be split; the message
+/// names the run.
 pub fn execute(
     spec: &Spec,
     text: &str,
@@ -265,10 +269,11 @@ pub fn execute(
     match &spec.what {
         What::Task { task, config } => {
             let task = task.task();
-            let out = crate::run::run_cell(spec.cell, task.as_ref(), config, |step, _| {
-                progress(step, config.steps)
-            })
-            .map_err(|e| named(e.to_string()))?;
+            let out =
+                crate::run::run_cell(spec.cell, task.as_ref(), config, |step, _| {
+                    progress(step, config.steps)
+                })
+                .map_err(|e| named(e.to_string()))?;
             Ok(Outcome::Task(TaskResult {
                 metric_name: task.scoring().name.to_string(),
                 chance: task.scoring().chance,
@@ -279,9 +284,10 @@ pub fn execute(
             }))
         }
         What::Text { config } => {
-            let out =
-                crate::text::run_text(spec.cell, text, config, |step| progress(step, config.steps))
-                    .map_err(named)?;
+            let out = crate::text::run_text(spec.cell, text, config, |step| {
+                progress(step, config.steps)
+            })
+            .map_err(named)?;
             Ok(Outcome::Text(out))
         }
     }
@@ -351,23 +357,25 @@ impl Record {
     /// # Errors
     /// Any I/O error, naming the file.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let mut json = serde_json::to_string_pretty(self).expect("a record serialises");
+        let mut json =
+            serde_json::to_string_pretty(self).expect("a record serialises");
         json.push('\n');
         write_atomic(&Self::path_in(dir, &self.spec.id), json.as_bytes())
     }
 
-    /// Reads and checks one record: its format, that its file is named after its id, and that
-    /// its numbers are finite.
+    /// Reads and checks one record: its format, that its file is named after its id,
+    /// and that its numbers are finite.
     ///
     /// # Errors
     /// A file that cannot be read or is not a record; the message names the file.
     pub fn read(path: &Path) -> Result<Record, RecordError> {
-        let err =
-            |what: String| RecordError(format!("the study record {}: {what}", path.display()));
-        let text =
-            std::fs::read_to_string(path).map_err(|e| err(format!("cannot be read: {e}")))?;
-        let r: Record =
-            serde_json::from_str(&text).map_err(|e| err(format!("is not a run record: {e}")))?;
+        let err = |what: String| {
+            RecordError(format!("the study record {}: {what}", path.display()))
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot be read: {e}")))?;
+        let r: Record = serde_json::from_str(&text)
+            .map_err(|e| err(format!("is not a run record: {e}")))?;
         if r.format != RECORD_FORMAT {
             return Err(err(format!(
                 "format {:?}, expected {RECORD_FORMAT:?}",
@@ -375,12 +383,18 @@ impl Record {
             )));
         }
         if path.file_stem().and_then(|s| s.to_str()) != Some(r.spec.id.as_str()) {
-            return Err(err(format!("holds run {}, not the file's name", r.spec.id)));
+            return Err(err(format!(
+                "holds run {}, not the file's name",
+                r.spec.id
+            )));
         }
         let finite = match &r.outcome {
-            Outcome::Task(t) => t.curve.iter().all(|p| p.metric.is_finite()) && !t.curve.is_empty(),
+            Outcome::Task(t) => {
+                t.curve.iter().all(|p| p.metric.is_finite()) && !t.curve.is_empty()
+            }
             Outcome::Text(t) => {
-                t.curve.iter().all(|p| p.test_bits.is_finite()) && !t.curve.is_empty()
+                t.curve.iter().all(|p| p.test_bits.is_finite())
+                    && !t.curve.is_empty()
             }
         };
         if !finite {
@@ -471,7 +485,10 @@ mod tests {
             for seq_len in ADDING_LENGTHS {
                 let runs = specs
                     .iter()
-                    .filter(|s| s.cell == cell && s.id.starts_with(&format!("adding-T{seq_len}-")))
+                    .filter(|s| {
+                        s.cell == cell
+                            && s.id.starts_with(&format!("adding-T{seq_len}-"))
+                    })
                     .filter(|s| s.group == "length")
                     .count();
                 assert_eq!(runs, 3, "{} T={seq_len}", cell.name());
@@ -482,7 +499,8 @@ mod tests {
 
     #[test]
     fn a_record_round_trips_and_a_wrong_one_is_named() {
-        let dir = std::env::temp_dir().join(format!("ch07-records-{}", std::process::id()));
+        let dir = std::env::temp_dir()
+            .join(format!("ch07-records-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let spec = study(true, 20).remove(0);
         let record = Record {

@@ -1,5 +1,6 @@
-//! The study's records summarised over seeds: the median and the range of a metric, per cell and
-//! length, and learning curves over steps. The figures and the results table draw from these.
+//! The study's records summarised over seeds: the median and the range of a metric,
+//! per cell and length, and learning curves over steps. The figures and the results
+//! table draw from these.
 
 use crate::run::CellKind;
 use crate::study::{Records, TaskResult};
@@ -41,7 +42,11 @@ impl Spread {
 }
 
 /// The records of one setting over seeds: ids `<setting>-s<seed>`.
-fn by_setting<'a>(records: &'a Records, group: &'a str, setting: &'a str) -> Vec<&'a TaskResult> {
+fn by_setting<'a>(
+    records: &'a Records,
+    group: &'a str,
+    setting: &'a str,
+) -> Vec<&'a TaskResult> {
     records
         .tasks(group, setting)
         .filter(|(r, _, _)| {
@@ -56,7 +61,11 @@ fn by_setting<'a>(records: &'a Records, group: &'a str, setting: &'a str) -> Vec
 }
 
 /// The final metric of `setting` (e.g. `adding-T100-lstm`) over its seeds.
-pub fn final_metric(records: &Records, group: &str, setting: &str) -> Option<Spread> {
+pub fn final_metric(
+    records: &Records,
+    group: &str,
+    setting: &str,
+) -> Option<Spread> {
     let finals: Vec<f64> = by_setting(records, group, setting)
         .iter()
         .map(|t| t.final_metric)
@@ -64,8 +73,8 @@ pub fn final_metric(records: &Records, group: &str, setting: &str) -> Option<Spr
     Spread::of(&finals)
 }
 
-/// The final metric of `cell` on `task` (`adding` or `copy`) at each length, over seeds, for
-/// the lengths that have records.
+/// The final metric of `cell` on `task` (`adding` or `copy`) at each length, over
+/// seeds, for the lengths that have records.
 pub fn final_by_length(
     records: &Records,
     task: &str,
@@ -81,8 +90,8 @@ pub fn final_by_length(
         .collect()
 }
 
-/// The learning curve of `setting` over its seeds: at each step that every seed measured, the
-/// spread of the metric.
+/// The learning curve of `setting` over its seeds: at each step that every seed
+/// measured, the spread of the metric.
 pub fn curve(records: &Records, group: &str, setting: &str) -> Vec<(u64, Spread)> {
     let runs = by_setting(records, group, setting);
     let Some(first) = runs.first() else {
@@ -94,16 +103,24 @@ pub fn curve(records: &Records, group: &str, setting: &str) -> Vec<(u64, Spread)
         .filter_map(|p| {
             let at: Vec<f64> = runs
                 .iter()
-                .filter_map(|t| t.curve.iter().find(|q| q.step == p.step).map(|q| q.metric))
+                .filter_map(|t| {
+                    t.curve.iter().find(|q| q.step == p.step).map(|q| q.metric)
+                })
                 .collect();
-            (at.len() == runs.len()).then(|| (p.step, Spread::of(&at).expect("non-empty")))
+            (at.len() == runs.len())
+                .then(|| (p.step, Spread::of(&at).expect("non-empty")))
         })
         .collect()
 }
 
-/// How many seeds of `setting` reach `threshold` (below it when lower is better): e.g. how many
-/// adding runs end with a test MSE under 0.01.
-pub fn successes(records: &Records, group: &str, setting: &str, threshold: f64) -> (usize, usize) {
+/// How many seeds of `setting` reach `threshold` (below it when lower is better):
+/// e.g. how many adding runs end with a test MSE under 0.01.
+pub fn successes(
+    records: &Records,
+    group: &str,
+    setting: &str,
+    threshold: f64,
+) -> (usize, usize) {
     let runs = by_setting(records, group, setting);
     let ok = runs
         .iter()
@@ -118,7 +135,8 @@ pub fn successes(records: &Records, group: &str, setting: &str, threshold: f64) 
     (ok, runs.len())
 }
 
-/// The adding problem's success: a test MSE below this (6 % of the 1/6 of guessing the mean).
+/// The adding problem's success: a test MSE below this (6 % of the 1/6 of guessing
+/// the mean).
 pub const ADDING_SUCCESS_MSE: f64 = 0.01;
 
 /// The copy task's success: at least this share of the recalled symbols right.

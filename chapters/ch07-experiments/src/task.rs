@@ -1,6 +1,7 @@
-//! The synthetic tasks behind one interface, so that one training loop ([`crate::run`]) trains
-//! every cell on every task: a task draws batches, scores a model's outputs with a loss (and its
-//! gradient) and with the metric the chapter reports, and knows the metric's chance level.
+//! The synthetic tasks behind one interface, so that one training loop
+//! ([`crate::run`]) trains every cell on every task: a task draws batches, scores a
+//! model's outputs with a loss (and its gradient) and with the metric the chapter
+//! reports, and knows the metric's chance level.
 
 use ch01_rnn::data::one_hot;
 use ch01_rnn::model::sequence_loss;
@@ -8,8 +9,8 @@ use ndarray::{Array1, Array2, Array3, ArrayView3};
 
 use crate::losses::{argmax, last_step_squared_error, masked_cross_entropy};
 use crate::tasks::{
-    ADDING_BASELINE_MSE, CopyTask, REBER_CHANCE_BRANCH_ACCURACY, REBER_SYMBOLS, adding_batch,
-    embedded_reber_string, encode_reber, mse,
+    ADDING_BASELINE_MSE, CopyTask, REBER_CHANCE_BRANCH_ACCURACY, REBER_SYMBOLS,
+    adding_batch, embedded_reber_string, encode_reber, mse,
 };
 
 /// One batch of any task: the input, and what the loss and the metric compare with.
@@ -28,8 +29,8 @@ pub enum Target {
     Value(Array1<f64>),
     /// A symbol per step: `[T, B]`.
     Symbols(Array2<usize>),
-    /// A symbol per step where `mask` is true (padded strings): `[T, B]` each, and per
-    /// sequence the step whose target depends on the first branch.
+    /// A symbol per step where `mask` is true (padded strings): `[T, B]` each, and
+    /// per sequence the step whose target depends on the first branch.
     Masked {
         /// The symbols.
         symbols: Array2<usize>,
@@ -52,7 +53,8 @@ pub trait Task {
     fn batch(&self, batch: usize, rng: &mut dyn rand::Rng) -> Batch;
     /// The summed loss of `logits: [T, B, V]` and its gradient.
     fn loss(&self, batch: &Batch, logits: ArrayView3<f64>) -> (f64, Array3<f64>);
-    /// What the summed loss is divided by to get the mean: the sequences, or the scored steps.
+    /// What the summed loss is divided by to get the mean: the sequences, or the
+    /// scored steps.
     fn scored(&self, batch: &Batch) -> f64;
     /// The metric the chapter reports (test MSE, recall accuracy, branch accuracy).
     fn metric(&self, batch: &Batch, logits: ArrayView3<f64>) -> f64;
@@ -60,8 +62,8 @@ pub trait Task {
     fn scoring(&self) -> Scoring;
 }
 
-/// A task's metric: its name, the score of a model that remembers nothing, and whether a
-/// larger score is better.
+/// A task's metric: its name, the score of a model that remembers nothing, and
+/// whether a larger score is better.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scoring {
     /// E.g. `test MSE`.
@@ -177,8 +179,9 @@ impl Task for Reber {
     fn output_size(&self) -> usize {
         REBER_SYMBOLS.len()
     }
-    /// Strings padded to the longest: the input at step `t` is symbol `t` (zeros after the
-    /// end), the target symbol `t + 1`, scored while `t + 1` is inside the string.
+    /// Strings padded to the longest: the input at step `t` is symbol `t` (zeros
+    /// after the end), the target symbol `t + 1`, scored while `t + 1` is inside the
+    /// string.
     fn batch(&self, batch: usize, rng: &mut dyn rand::Rng) -> Batch {
         let strings: Vec<Vec<usize>> = (0..batch)
             .map(|_| encode_reber(&embedded_reber_string(rng)))
@@ -262,7 +265,8 @@ mod tests {
             panic!("masked")
         };
         for (b, &t) in branch_step.iter().enumerate() {
-            let len = mask.column(b).iter().filter(|&&m| m).count(); // string length − 1
+            // string length − 1
+            let len = mask.column(b).iter().filter(|&&m| m).count();
             assert_eq!(t, len - 2);
             // The branch symbol (T = 1 or P = 4) is the target there and at step 0.
             assert_eq!(symbols[[t, b]], symbols[[0, b]]);
@@ -294,7 +298,9 @@ mod tests {
             // Outputs that are the targets (a large logit on the right symbol).
             let mut perfect = Array3::zeros((t, b, v));
             match &batch.target {
-                Target::Value(y) => perfect.slice_mut(ndarray::s![t - 1, .., 0]).assign(y),
+                Target::Value(y) => {
+                    perfect.slice_mut(ndarray::s![t - 1, .., 0]).assign(y)
+                }
                 Target::Symbols(s) | Target::Masked { symbols: s, .. } => {
                     for ((ti, bi), &k) in s.indexed_iter() {
                         perfect[[ti, bi, k]] = 50.0;

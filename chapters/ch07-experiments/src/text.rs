@@ -1,10 +1,12 @@
-//! Character-level language modelling with every cell, measured on text it never trained on.
+//! Character-level language modelling with every cell, measured on text it never
+//! trained on.
 //!
-//! The text is cut into a training part and a held-out part ([`split_text`]); the vocabulary is
-//! the whole text's (a character is a symbol, not something learned). Training is chapter 3's
-//! `train_step` on windows of the training part, the state carried from window to window, as
-//! in `rnnbook train rnn`. Every `eval_every` steps the model reads the whole held-out part the
-//! same way, and its loss is reported in bits per character.
+//! The text is cut into a training part and a held-out part ([`split_text`]); the
+//! vocabulary is the whole text's (a character is a symbol, not something learned).
+//! Training is chapter 3's `train_step` on windows of the training part, the state
+//! carried from window to window, as in `rnnbook train rnn`. Every `eval_every`
+//! steps the model reads the whole held-out part the same way, and its loss is
+//! reported in bits per character.
 
 use ch00_foundations::rng::{seeded_rng, stream_rng};
 use ch01_rnn::cell::LayerParams;
@@ -15,7 +17,9 @@ use ch01_rnn::sample::sample_index;
 use ch02_bptt::adam::Adam;
 use ch02_bptt::driver::{Cell, RecurrentState, Rnn};
 use ch02_bptt::model::{CellModel, SeqModel};
-use ch03_clipping::train::{Batches, StepError, StepStats, text_loss_per_char, train_step};
+use ch03_clipping::train::{
+    Batches, StepError, StepStats, text_loss_per_char, train_step,
+};
 use ch04_lstm::Lstm;
 use ch05_gru::{Gru, GruCho};
 use ndarray::{Array2, Axis};
@@ -24,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use crate::run::CellKind;
 use crate::tasks::{TextSplit, bits_per_char, split_text, unigram_loss_per_char};
 
-/// The settings of a text run (the hidden size is per cell, for an equal parameter budget).
+/// The settings of a text run (the hidden size is per cell, for an equal parameter
+/// budget).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextConfig {
     /// `H`.
@@ -69,31 +74,37 @@ pub struct TextOutcome {
     pub final_test_bits: f64,
     /// Bits per character of guessing uniformly over the vocabulary: `log₂ V`.
     pub uniform_bits: f64,
-    /// Bits per character of the training text's character frequencies, on the held-out part.
+    /// Bits per character of the training text's character frequencies, on the
+    /// held-out part.
     pub unigram_bits: f64,
-    /// A sample of the trained model, starting from the held-out part's first character.
+    /// A sample of the trained model, starting from the held-out part's first
+    /// character.
     pub sample: String,
 }
 
-/// The text's two parts as training windows, with one vocabulary: the training part's windows
-/// and the held-out part's.
+/// The text's two parts as training windows, with one vocabulary: the training
+/// part's windows and the held-out part's.
 ///
 /// # Errors
-/// A part too short for one window of `cfg.seq_len + 1` characters in each of `cfg.batch`
-/// streams.
-pub fn parts(split: &TextSplit, cfg: &TextConfig) -> Result<(Batches, Batches), String> {
+/// A part too short for one window of `cfg.seq_len + 1` characters in each of
+/// `cfg.batch` streams.
+pub fn parts(
+    split: &TextSplit,
+    cfg: &TextConfig,
+) -> Result<(Batches, Batches), String> {
     let all = format!("{}{}", split.train, split.test);
     let vocab = Vocab::from_text(&all);
-    let train = Batches::with_vocab(&split.train, vocab.clone(), cfg.batch, cfg.seq_len)
-        .map_err(|e| format!("the training part: {e}"))?;
+    let train =
+        Batches::with_vocab(&split.train, vocab.clone(), cfg.batch, cfg.seq_len)
+            .map_err(|e| format!("the training part: {e}"))?;
     let test = Batches::with_vocab(&split.test, vocab, cfg.batch, cfg.seq_len)
         .map_err(|e| format!("the held-out part: {e}"))?;
     Ok((train, test))
 }
 
-/// A character model in training: everything needed to continue it exactly. Step `k` trains on
-/// window `k − 1` of the training part's streams, the state carried from window to window and
-/// reset at the start of each pass.
+/// A character model in training: everything needed to continue it exactly. Step `k`
+/// trains on window `k − 1` of the training part's streams, the state carried from
+/// window to window and reset at the start of each pass.
 #[derive(Serialize, Deserialize)]
 #[serde(bound(
     serialize = "C::Params: Serialize, C::State: Serialize",
@@ -110,7 +121,8 @@ pub struct TextRun<C: Cell> {
     pub state: C::State,
     /// The learning curve so far.
     pub curve: Vec<TextPoint>,
-    /// Training losses (nats per character) since the last curve point: their sum and count.
+    /// Training losses (nats per character) since the last curve point: their sum
+    /// and count.
     pub pending: (f64, u64),
 }
 
@@ -136,8 +148,9 @@ impl<C: Cell<Params: Tensors>> TextRun<C> {
         }
     }
 
-    /// One update (chapter 3's `train_step`); every `cfg.eval_every` steps a curve point with
-    /// the held-out loss on `test`. A point at the end of a run is [`TextRun::curve_to_end`]'s.
+    /// One update (chapter 3's `train_step`); every `cfg.eval_every` steps a curve
+    /// point with the held-out loss on `test`. A point at the end of a run is
+    /// [`TextRun::curve_to_end`]'s.
     ///
     /// # Errors
     /// A non-finite loss, gradient or parameter (chapter 3's [`StepError`]).
@@ -179,7 +192,8 @@ impl<C: Cell<Params: Tensors>> TextRun<C> {
         }
     }
 
-    /// The curve, with a last point at the current step if the curve does not end there.
+    /// The curve, with a last point at the current step if the curve does not end
+    /// there.
     pub fn curve_to_end(&self, test: &Batches) -> Vec<TextPoint> {
         let mut curve = self.curve.clone();
         if self.pending.1 > 0 {
@@ -188,10 +202,15 @@ impl<C: Cell<Params: Tensors>> TextRun<C> {
         curve
     }
 
-    /// What the run reports now: its curve to the end, and a sample of 300 characters at
-    /// temperature 0.8 from the held-out part's first character (drawn from the seed's last
-    /// stream).
-    pub fn outcome(&self, split: &TextSplit, test: &Batches, cfg: &TextConfig) -> TextOutcome {
+    /// What the run reports now: its curve to the end, and a sample of 300
+    /// characters at temperature 0.8 from the held-out part's first character (drawn
+    /// from the seed's last stream).
+    pub fn outcome(
+        &self,
+        split: &TextSplit,
+        test: &Batches,
+        cfg: &TextConfig,
+    ) -> TextOutcome {
         let curve = self.curve_to_end(test);
         let final_test_bits = curve.last().map_or(f64::NAN, |p| p.test_bits);
         let v = test.vocab.len();
@@ -218,7 +237,8 @@ impl<C: Cell<Params: Tensors>> TextRun<C> {
     }
 }
 
-/// A character model of any of the four cells in training, for the command line and the study.
+/// A character model of any of the four cells in training, for the command line and
+/// the study.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "cell", rename_all = "kebab-case")]
 pub enum AnyTextRun {
@@ -289,13 +309,19 @@ impl AnyTextRun {
     }
 
     /// [`TextRun::outcome`].
-    pub fn outcome(&self, split: &TextSplit, test: &Batches, cfg: &TextConfig) -> TextOutcome {
+    pub fn outcome(
+        &self,
+        split: &TextSplit,
+        test: &Batches,
+        cfg: &TextConfig,
+    ) -> TextOutcome {
         each_text_run!(self, r => r.outcome(split, test, cfg))
     }
 }
 
-/// `len` characters drawn from `model` after `start`, one step at a time from the zero state,
-/// each from `softmax(logits / temperature)` (chapter 1's `sample_index`).
+/// `len` characters drawn from `model` after `start`, one step at a time from the
+/// zero state, each from `softmax(logits / temperature)` (chapter 1's
+/// `sample_index`).
 pub fn sample_model<C: Cell<Params: Tensors>>(
     model: &CellModel<C>,
     start: usize,
@@ -312,16 +338,19 @@ pub fn sample_model<C: Cell<Params: Tensors>>(
         x[[0, current]] = 1.0;
         state = C::step(model.recurrent(), x.view(), &state).0;
         let logits = model.out.forward(state.h().view().insert_axis(Axis(0)));
-        current = sample_index(logits.slice(ndarray::s![0, 0, ..]), temperature, rng);
+        current =
+            sample_index(logits.slice(ndarray::s![0, 0, ..]), temperature, rng);
         out.push(current);
     }
     out
 }
 
-/// Trains `cell` on `text`; see the module's documentation. `progress(step)` after each update.
+/// Trains `cell` on `text`; see the module's documentation. `progress(step)` after
+/// each update.
 ///
 /// # Errors
-/// A text too short for the split or the windows, or a non-finite value while training.
+/// A text too short for the split or the windows, or a non-finite value while
+/// training.
 pub fn run_text(
     cell: CellKind,
     text: &str,
@@ -339,8 +368,9 @@ pub fn run_text(
     Ok(run.outcome(&split, &test, cfg))
 }
 
-/// The hidden size of each cell that gives about `budget` trainable scalars for a vocabulary of
-/// `v` characters: the largest `H` with `G·H(V + H + 2) + V(H + 1) ≤ budget`.
+/// The hidden size of each cell that gives about `budget` trainable scalars for a
+/// vocabulary of `v` characters: the largest `H` with
+/// `G·H(V + H + 2) + V(H + 1) ≤ budget`.
 pub fn hidden_for_budget(cell: CellKind, v: usize, budget: usize) -> usize {
     let g = match cell {
         CellKind::Rnn => 1,
@@ -400,8 +430,8 @@ mod tests {
         };
         let split = split_text(&text, cfg.held_out).unwrap();
         let (train, test) = parts(&split, &cfg).unwrap();
-        // 14 steps cross a pass over the streams (the state is reset there) and end between
-        // two curve points.
+        // 14 steps cross a pass over the streams (the state is reset there) and end
+        // between two curve points.
         assert!(train.windows() < 14 && !14u64.is_multiple_of(cfg.eval_every));
         let v = train.vocab.len();
         for cell in CellKind::ALL {
@@ -436,7 +466,8 @@ mod tests {
         let v = 101;
         for cell in CellKind::ALL {
             let h = hidden_for_budget(cell, v, 42_000);
-            let g = [1, 4, 3, 3][CellKind::ALL.iter().position(|&c| c == cell).unwrap()];
+            let g =
+                [1, 4, 3, 3][CellKind::ALL.iter().position(|&c| c == cell).unwrap()];
             let count = |h: usize| g * h * (v + h + 2) + v * (h + 1);
             assert!(
                 count(h) <= 42_000 && count(h + 1) > 42_000,
@@ -444,6 +475,7 @@ mod tests {
                 cell.name()
             );
         }
-        assert_eq!(hidden_for_budget(CellKind::Rnn, 101, 42_000), 126); // 41 681 scalars
+        // 41 681 scalars
+        assert_eq!(hidden_for_budget(CellKind::Rnn, 101, 42_000), 126);
     }
 }

@@ -1,7 +1,9 @@
-//! Instructor-only tests for chapter 0 (left out of the student edition; `rnnbook grade` runs
-//! them): other points, other shapes, edge cases.
+//! Instructor-only tests for chapter 0 (left out of the student edition;
+//! `rnnbook grade` runs them): other points, other shapes, edge cases.
 
-use ch00_foundations::activations::{dsigmoid_from_output, dtanh_from_output, sigmoid};
+use ch00_foundations::activations::{
+    dsigmoid_from_output, dtanh_from_output, sigmoid,
+};
 use ch00_foundations::gradcheck::central_difference;
 use ch00_foundations::softmax::log_softmax_row;
 use ndarray::{Array1, Array3, IxDyn, array};
@@ -39,7 +41,12 @@ fn ex0_3_central_difference_on_a_cubic_in_3d_restores_theta() {
     let mut loss = |t: &Array3<f64>| t.mapv(|v| v * v * v).sum();
     for (idx, &v) in before.indexed_iter() {
         let (a, b, c) = idx;
-        let d = central_difference(&mut theta, &ndarray::Dim([a, b, c]), 1e-5, &mut loss);
+        let d = central_difference(
+            &mut theta,
+            &ndarray::Dim([a, b, c]),
+            1e-5,
+            &mut loss,
+        );
         assert!(
             (d - 3.0 * v * v).abs() < 1e-8,
             "{idx:?}: {d} vs {}",
@@ -49,7 +56,8 @@ fn ex0_3_central_difference_on_a_cubic_in_3d_restores_theta() {
     }
     let mut dyn_theta = before.clone().into_dyn();
     let mut dyn_loss = |t: &ndarray::ArrayD<f64>| t.sum();
-    let d = central_difference(&mut dyn_theta, &IxDyn(&[1, 2, 1]), 1e-4, &mut dyn_loss);
+    let d =
+        central_difference(&mut dyn_theta, &IxDyn(&[1, 2, 1]), 1e-4, &mut dyn_loss);
     assert!((d - 1.0).abs() < 1e-9);
 }
 

@@ -1,5 +1,5 @@
-//! Instructor-only tests for chapter 1: the forward pass against every PyTorch `nn.RNN`
-//! fixture, and sampling edge cases.
+//! Instructor-only tests for chapter 1: the forward pass against every PyTorch
+//! `nn.RNN` fixture, and sampling edge cases.
 
 use std::path::PathBuf;
 
@@ -38,7 +38,13 @@ fn ex1_1_forward_matches_every_pytorch_rnn_fixture() {
         };
         let (y, h_n, _) = forward(&p, f.x.view(), f.h0.view());
         let name = path.display().to_string();
-        assert_arrays_close(&format!("{name}: y"), &y, &f.y, FIXTURE_ATOL, FIXTURE_RTOL);
+        assert_arrays_close(
+            &format!("{name}: y"),
+            &y,
+            &f.y,
+            FIXTURE_ATOL,
+            FIXTURE_RTOL,
+        );
         assert_arrays_close(
             &format!("{name}: h_n"),
             &h_n,

@@ -1,5 +1,5 @@
-//! Instructor-only tests for chapter 2: BPTT against every PyTorch `nn.RNN` fixture, and the
-//! walk back from the final state on another shape.
+//! Instructor-only tests for chapter 2: BPTT against every PyTorch `nn.RNN` fixture,
+//! and the walk back from the final state on another shape.
 
 use std::path::PathBuf;
 
@@ -31,9 +31,16 @@ fn ex2_1_backward_matches_every_pytorch_rnn_fixture() {
             .clone()
             .unwrap_or_else(|| Array2::zeros(f.h0.raw_dim()));
         let (g, dx, dh0) = backward(&p, &cache, f.grad_y.view(), dh_n.view());
-        let close = |what: &str, a: &ndarray::ArrayD<f64>, e: &ndarray::ArrayD<f64>| {
-            assert_arrays_close(&format!("{k}: {what}"), a, e, FIXTURE_ATOL, FIXTURE_RTOL)
-        };
+        let close =
+            |what: &str, a: &ndarray::ArrayD<f64>, e: &ndarray::ArrayD<f64>| {
+                assert_arrays_close(
+                    &format!("{k}: {what}"),
+                    a,
+                    e,
+                    FIXTURE_ATOL,
+                    FIXTURE_RTOL,
+                )
+            };
         close(
             "dW_ih",
             &g.dweight_ih.into_dyn(),
@@ -74,7 +81,8 @@ fn ex2_2_the_walk_back_on_another_shape_and_seed() {
     for k in 1..=t {
         // The gradient k steps back is backward_seq over the last k cached steps.
         let tail = &caches[t - k..];
-        let (_, _, dh) = backward_seq::<Rnn>(&p, tail, Array3::zeros((k, b, h)).view(), &ds);
+        let (_, _, dh) =
+            backward_seq::<Rnn>(&p, tail, Array3::zeros((k, b, h)).view(), &ds);
         assert_arrays_close("dh", &walk[k], &dh, 1e-15, 1e-14);
     }
 }

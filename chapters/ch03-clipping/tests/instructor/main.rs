@@ -1,5 +1,5 @@
-//! Instructor-only tests for chapter 3: norms at the edges of `f64`, clipping on other
-//! thresholds, and the walk back on another RNN.
+//! Instructor-only tests for chapter 3: norms at the edges of `f64`, clipping on
+//! other thresholds, and the walk back on another RNN.
 
 use ch00_foundations::rng::seeded_rng;
 use ch00_foundations::tolerance::assert_arrays_close;

@@ -1,6 +1,6 @@
-//! Instructor-only tests for chapter 4: every PyTorch `nn.LSTM` fixture, the TensorFlow
-//! conversion by hand, the Jacobian against finite differences on another cell, and chapter 2's
-//! walk back with the LSTM cell.
+//! Instructor-only tests for chapter 4: every PyTorch `nn.LSTM` fixture, the
+//! TensorFlow conversion by hand, the Jacobian against finite differences on another
+//! cell, and chapter 2's walk back with the LSTM cell.
 
 use std::path::PathBuf;
 
@@ -58,8 +58,20 @@ fn ex4_1_backward_matches_every_pytorch_lstm_fixture() {
             a,
             r,
         );
-        assert_arrays_close(&format!("{k}: db_ih"), &g.dbias_ih, &f.grads.bias_ih, a, r);
-        assert_arrays_close(&format!("{k}: db_hh"), &g.dbias_hh, &f.grads.bias_hh, a, r);
+        assert_arrays_close(
+            &format!("{k}: db_ih"),
+            &g.dbias_ih,
+            &f.grads.bias_ih,
+            a,
+            r,
+        );
+        assert_arrays_close(
+            &format!("{k}: db_hh"),
+            &g.dbias_hh,
+            &f.grads.bias_hh,
+            a,
+            r,
+        );
         assert_arrays_close(&format!("{k}: dx"), &dx, &f.grad_x, a, r);
         assert_arrays_close(&format!("{k}: dh0"), &ds0.h, &f.grad_h0, a, r);
         assert_arrays_close(
@@ -138,7 +150,8 @@ fn ex4_1_the_walk_back_with_the_lstm_ends_at_backward_seq() {
     let (_, _, caches) = forward_seq::<Lstm>(&p, x.view(), &s0);
     let walk = state_grads_by_distance::<Lstm>(&p, &caches, &ds);
     assert_eq!(walk.len(), t + 1);
-    let (_, _, ds0) = backward_seq::<Lstm>(&p, &caches, Array3::zeros((t, b, h)).view(), &ds);
+    let (_, _, ds0) =
+        backward_seq::<Lstm>(&p, &caches, Array3::zeros((t, b, h)).view(), &ds);
     assert_arrays_close("dh0", &walk[t].h, &ds0.h, 1e-13, 1e-12);
     assert_arrays_close("dc0", &walk[t].c, &ds0.c, 1e-13, 1e-12);
 }

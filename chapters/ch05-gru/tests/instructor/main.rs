@@ -46,8 +46,20 @@ fn ex5_1_backward_matches_every_pytorch_gru_fixture_of_both_variants() {
                 a,
                 r,
             );
-            assert_arrays_close(&format!("{n}: db_ih"), &g.dbias_ih, &f.grads.bias_ih, a, r);
-            assert_arrays_close(&format!("{n}: db_hh"), &g.dbias_hh, &f.grads.bias_hh, a, r);
+            assert_arrays_close(
+                &format!("{n}: db_ih"),
+                &g.dbias_ih,
+                &f.grads.bias_ih,
+                a,
+                r,
+            );
+            assert_arrays_close(
+                &format!("{n}: db_hh"),
+                &g.dbias_hh,
+                &f.grads.bias_hh,
+                a,
+                r,
+            );
             assert_arrays_close(&format!("{n}: dx"), &dx, &f.grad_x, a, r);
             assert_arrays_close(&format!("{n}: dh0"), &dh0, &f.grad_h0, a, r);
         }

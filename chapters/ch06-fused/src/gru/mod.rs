@@ -1,13 +1,15 @@
-//! The reset-after GRU (`torch.nn.GRU`, chapter 5's [`ch05_gru::Gru`]) in `f32`, built like
-//! [`crate::lstm`]: one GEMM for every step's input side, one GEMM per step for the hidden
-//! side, the gate math fused in one pass, the weight gradients as large GEMMs after the loop.
+//! The reset-after GRU (`torch.nn.GRU`, chapter 5's [`ch05_gru::Gru`]) in `f32`,
+//! built like [`crate::lstm`]: one GEMM for every step's input side, one GEMM per
+//! step for the hidden side, the gate math fused in one pass, the weight gradients
+//! as large GEMMs after the loop.
 //!
-//! The GRU needs two gate buffers where the LSTM needed one, because the reset gate multiplies
-//! the hidden side of the candidate, `n = tanh(a_n + r ⊙ (h W_hnᵀ + b_hn))`, before it meets the
-//! input side. So `gi = X W_ihᵀ + b_ih` (all steps, `[T·B, 3H]`, blocks r, z, n) and
-//! `gh = h_{t-1} W_hhᵀ + b_hh` (per step, kept for all steps) stay apart. Generic over the
-//! activations `A` like the LSTM, in the same three versions: [`V1`] ([`Libm`]), [`V2`]
-//! ([`Fast`]) and [`V3`] (v2 split over threads).
+//! The GRU needs two gate buffers where the LSTM needed one, because the reset gate
+//! multiplies the hidden side of the candidate,
+//! `n = tanh(a_n + r ⊙ (h W_hnᵀ + b_hn))`, before it meets the input side. So
+//! `gi = X W_ihᵀ + b_ih` (all steps, `[T·B, 3H]`, blocks r, z, n) and
+//! `gh = h_{t-1} W_hhᵀ + b_hh` (per step, kept for all steps) stay apart. Generic
+//! over the activations `A` like the LSTM, in the same three versions: [`V1`]
+//! ([`Libm`]), [`V2`] ([`Fast`]) and [`V3`] (v2 split over threads).
 
 use std::marker::PhantomData;
 
@@ -26,15 +28,17 @@ pub use packed::Packed;
 
 /// v1: the fused kernel with the standard library's activations.
 pub type V1 = Fused<Libm>;
-/// v2: the same code with [`Fast`] activations, its element-wise blocks compiled for AVX2 + FMA.
+/// v2: the same code with [`Fast`] activations, its element-wise blocks compiled for
+/// AVX2 + FMA.
 pub type V2 = Fused<Fast>;
 /// v3: v2 on every thread of the current rayon pool, one block of batch rows each.
 pub type V3 = Split<V2>;
 /// v4: v2 with every matrix product by the `gemm` crate instead of `matrixmultiply`.
 pub type V4 = Fused<Fast, Gemm>;
 crate::simd::on_best_path! {
-    /// v5: `weight_hh` packed once per sequence, the gate math fused into the per-step product,
-    /// on the best SIMD path of this CPU ([`Packed`]); the large products as v4's.
+    /// v5: `weight_hh` packed once per sequence, the gate math fused into the
+    /// per-step product, on the best SIMD path of this CPU ([`Packed`]); the large
+    /// products as v4's.
     V5 = Packed
 }
 /// v6: v5 on every thread of the current rayon pool, one block of batch rows each.
@@ -52,15 +56,17 @@ pub struct GruF32Cache {
     x: Array2<f32>,
     /// Activated gates `r, z, n`: `[T·B, 3H]`.
     gates: Array2<f32>,
-    /// `gh = h_{t-1} W_hhᵀ + b_hh` for every step: `[T·B, 3H]` (its n block is what `r` scales).
+    /// `gh = h_{t-1} W_hhᵀ + b_hh` for every step: `[T·B, 3H]` (its n block is what
+    /// `r` scales).
     gh: Array2<f32>,
     /// `h_0 … h_T` as `[(T+1)·B, H]`.
     h_all: Array2<f32>,
 }
 
 // ANCHOR: row_forward
-/// One row of one step. `ar, az, an`: the input side `x W_ihᵀ + b_ih` of r, z, n, replaced by
-/// the activated gates; `ghr, ghz, ghn`: the hidden side `h W_hhᵀ + b_hh`.
+/// One row of one step. `ar, az, an`: the input side `x W_ihᵀ + b_ih` of r, z, n,
+/// replaced by the activated gates; `ghr, ghz, ghn`: the hidden side
+/// `h W_hhᵀ + b_hh`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_forward<A: Act>(
@@ -87,10 +93,11 @@ fn row_forward<A: Act>(
 // ANCHOR_END: row_forward
 
 // ANCHOR: row_backward
-/// One row of one step backward. Reads the gates `[r | z | n]`, the hidden side's n block
-/// `ghn = h W_hnᵀ + b_hn`, `h_{t-1}` and `dh` (total gradient at `h_t`). Writes the gradients at
-/// the input side's pre-activations (`di*`), at the hidden side's (`dh*`: the same, except
-/// `n`'s is scaled by `r`), and the direct part of `dh_{t-1}`, `dh⊙z`.
+/// One row of one step backward. Reads the gates `[r | z | n]`, the hidden side's n
+/// block `ghn = h W_hnᵀ + b_hn`, `h_{t-1}` and `dh` (total gradient at `h_t`).
+/// Writes the gradients at the input side's pre-activations (`di*`), at the hidden
+/// side's (`dh*`: the same, except `n`'s is scaled by `r`), and the direct part of
+/// `dh_{t-1}`, `dh⊙z`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_backward(
@@ -113,9 +120,11 @@ fn row_backward(
     let (dhr, dhz, dhn) = (&mut dhr[..h], &mut dhz[..h], &mut dhn[..h]);
     for j in 0..h {
         let (rj, zj, nj) = (r[j], z[j], n[j]);
-        let dz = dh[j] * (h_prev[j] - nj) * zj * (1.0 - zj); // h_t = n + z⊙(h_{t-1} − n)
+        // h_t = n + z⊙(h_{t-1} − n)
+        let dz = dh[j] * (h_prev[j] - nj) * zj * (1.0 - zj);
         let dn = dh[j] * (1.0 - zj) * (1.0 - nj * nj);
-        let dr = dn * ghn[j] * rj * (1.0 - rj); //              n_pre ∋ r⊙(W_hn h + b_hn)
+        // n_pre ∋ r⊙(W_hn h + b_hn)
+        let dr = dn * ghn[j] * rj * (1.0 - rj);
         (dir[j], diz[j], din[j]) = (dr, dz, dn);
         (dhr[j], dhz[j], dhn[j]) = (dr, dz, dn * rj);
         dh_prev[j] = dh[j] * zj;
@@ -123,7 +132,8 @@ fn row_backward(
 }
 // ANCHOR_END: row_backward
 
-/// One step's gate math over the batch. Shapes: `gi`, `gh: [B, 3H]`, `h_prev`, `h_t: [B, H]`.
+/// One step's gate math over the batch. Shapes: `gi`, `gh: [B, 3H]`, `h_prev`,
+/// `h_t: [B, H]`.
 #[inline(always)]
 fn gates_forward<A: Act>(
     mut gi: ArrayViewMut2<f32>,
@@ -149,7 +159,8 @@ fn gates_forward<A: Act>(
     }
 }
 
-/// One step's gate gradients over the batch: `dgi`, `dgh: [B, 3H]`, `dh_prev = dh⊙z: [B, H]`.
+/// One step's gate gradients over the batch: `dgi`, `dgh: [B, 3H]`,
+/// `dh_prev = dh⊙z: [B, H]`.
 #[inline(always)]
 fn gates_backward(
     gates: ArrayView2<f32>,
@@ -181,7 +192,8 @@ fn gates_backward(
     }
 }
 
-/// The fused GRU kernel with activations `A`: [`V1`] and [`V2`]. The state is `h: [B, H]`.
+/// The fused GRU kernel with activations `A`: [`V1`] and [`V2`]. The state is
+/// `h: [B, H]`.
 pub struct Fused<A, M = Ndarray>(PhantomData<(A, M)>);
 
 impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
@@ -191,7 +203,8 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
     type Cache = GruF32Cache;
 
     // ANCHOR: forward
-    /// Forward over a sequence. Shapes: `x: [T, B, I]`, `h0: [B, H]` → `(y: [T, B, H], h_n, cache)`.
+    /// Forward over a sequence. Shapes: `x: [T, B, I]`, `h0: [B, H]` →
+    /// `(y: [T, B, H], h_n, cache)`.
     fn forward(
         p: &GruF32,
         x: ArrayView3<f32>,
@@ -200,13 +213,15 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
         check_forward(p, x, h0);
         let (t_len, b, _) = x.dim();
         let h = p.hidden_size();
-        let (x2, mut gates) = input_side::<M>(p, x); // X W_ihᵀ + b_ih, all steps; becomes r, z, n
+        // X W_ihᵀ + b_ih, all steps; becomes r, z, n
+        let (x2, mut gates) = input_side::<M>(p, x);
         let mut gh = broadcast_rows(t_len * b, &p.bias_hh);
         let mut h_all = Array2::zeros(((t_len + 1) * b, h));
         h_all.slice_mut(s![0..b, ..]).assign(h0);
         for t in 0..t_len {
             let (now, next) = (t * b..(t + 1) * b, (t + 1) * b..(t + 2) * b);
-            let (h_prev, mut h_t) = h_all.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
+            let (h_prev, mut h_t) =
+                h_all.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
             let mut gh_t = gh.slice_mut(s![now.clone(), ..]);
             M::mat_mul(
                 1.0,
@@ -216,7 +231,9 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
                 &mut gh_t.view_mut(),
             ); // += h_{t-1} W_hhᵀ
             let gi_t = gates.slice_mut(s![now, ..]);
-            A::block(|| gates_forward::<A>(gi_t, gh_t.view(), h_prev.view(), h_t.view_mut()));
+            A::block(|| {
+                gates_forward::<A>(gi_t, gh_t.view(), h_prev.view(), h_t.view_mut())
+            });
         }
         let (y, h_n) = outputs(&h_all, t_len, b);
         let cache = GruF32Cache {
@@ -240,8 +257,10 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
     ) -> (GruF32Grads, Array3<f32>, Array2<f32>) {
         check_backward(cache, dy, dh_n);
         let (t_len, b, h) = dy.dim();
-        let mut dgi = Array2::zeros((t_len * b, 3 * h)); // at X W_ihᵀ + b_ih, every step
-        let mut dgh = Array2::zeros((t_len * b, 3 * h)); // at h W_hhᵀ + b_hh, every step
+        // at X W_ihᵀ + b_ih, every step
+        let mut dgi = Array2::zeros((t_len * b, 3 * h));
+        // at h W_hhᵀ + b_hh, every step
+        let mut dgh = Array2::zeros((t_len * b, 3 * h));
         let mut dh = dh_n.clone();
         let mut dh_prev = Array2::zeros((b, h));
         for t in (0..t_len).rev() {
@@ -298,8 +317,12 @@ fn check_backward(cache: &GruF32Cache, dy: ArrayView3<f32>, dh_n: &Array2<f32>) 
     assert_eq!(dh_n.dim(), (b, h), "dh_n must be [B, H]");
 }
 
-/// `x` as `[T·B, I]` and the input side of every step, `X W_ihᵀ + b_ih`, in one GEMM.
-fn input_side<M: MatMul>(p: &GruF32, x: ArrayView3<f32>) -> (Array2<f32>, Array2<f32>) {
+/// `x` as `[T·B, I]` and the input side of every step, `X W_ihᵀ + b_ih`, in one
+/// GEMM.
+fn input_side<M: MatMul>(
+    p: &GruF32,
+    x: ArrayView3<f32>,
+) -> (Array2<f32>, Array2<f32>) {
     let (t_len, b, i) = x.dim();
     let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
     let mut gates = broadcast_rows(t_len * b, &p.bias_ih);
@@ -313,8 +336,8 @@ fn input_side<M: MatMul>(p: &GruF32, x: ArrayView3<f32>) -> (Array2<f32>, Array2
     (x2, gates)
 }
 
-/// The weight gradients for all steps at once, and `dx`, from every step's gradients at the
-/// input side (`dgi`) and at the hidden side (`dgh`), both `[T·B, 3H]`.
+/// The weight gradients for all steps at once, and `dx`, from every step's gradients
+/// at the input side (`dgi`) and at the hidden side (`dgh`), both `[T·B, 3H]`.
 fn weight_grads<M: MatMul>(
     p: &GruF32,
     cache: &GruF32Cache,

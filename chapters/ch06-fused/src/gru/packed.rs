@@ -1,19 +1,21 @@
-//! v5 of the GRU, built like the LSTM's ([`crate::lstm::Packed`]): `weight_hh` packed once per
-//! sequence, each tile of the hidden side `h_{t-1} W_hhᵀ + b_hh` (all three gates of `L` units)
-//! accumulated in registers and handed at once to the gate math of those units, on the best
-//! SIMD path. The hidden side is still written out (its `n` block is what `r` scales, and the
-//! backward pass needs it); the pre-activations of `r, z, n` are not.
+//! v5 of the GRU, built like the LSTM's ([`crate::lstm::Packed`]): `weight_hh`
+//! packed once per sequence, each tile of the hidden side `h_{t-1} W_hhᵀ + b_hh`
+//! (all three gates of `L` units) accumulated in registers and handed at once to the
+//! gate math of those units, on the best SIMD path. The hidden side is still written
+//! out (its `n` block is what `r` scales, and the backward pass needs it); the
+//! pre-activations of `r, z, n` are not.
 //!
-//! Backward, `dh_{t-1} = dh_t ⊙ z_t + dgh_t · W_hh`: each tile starts from the direct part
-//! `dh_t ⊙ z_t`, accumulates the product, and goes straight into step `t−1`'s [`row_backward`].
+//! Backward, `dh_{t-1} = dh_t ⊙ z_t + dgh_t · W_hh`: each tile starts from the
+//! direct part `dh_t ⊙ z_t`, accumulates the product, and goes straight into step
+//! `t−1`'s [`row_backward`].
 
 use std::marker::PhantomData;
 
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 
 use super::{
-    GruF32, GruF32Cache, GruF32Grads, check_backward, check_forward, input_side, row_backward,
-    row_forward, weight_grads,
+    GruF32, GruF32Cache, GruF32Grads, check_backward, check_forward, input_side,
+    row_backward, row_forward, weight_grads,
 };
 use crate::act::Fast;
 use crate::kernel::Kernel;
@@ -21,8 +23,8 @@ use crate::matmul::Gemm;
 use crate::rows::{flat as slice, flat_mut as slice_mut, outputs};
 use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
 
-/// The GRU with `weight_hh` packed once and the gate math fused into the per-step product, on
-/// SIMD path `S`. [`super::V5`] picks `S` at run time.
+/// The GRU with `weight_hh` packed once and the gate math fused into the per-step
+/// product, on SIMD path `S`. [`super::V5`] picks `S` at run time.
 pub struct Packed<S>(PhantomData<S>);
 
 /// Gate blocks: r, z, n.
@@ -30,15 +32,17 @@ const G: usize = 3;
 /// Vectors per tile row in the backward product.
 const NV_BACK: usize = 4;
 
-/// Three mutable blocks of `H` from a gate row of `3H`, each cut to units `j0 … j0+n−1`.
+/// Three mutable blocks of `H` from a gate row of `3H`, each cut to units
+/// `j0 … j0+n−1`.
 fn units_mut(row: &mut [f32], h: usize, j0: usize, n: usize) -> [&mut [f32]; 3] {
     let (a, rest) = row.split_at_mut(h);
     let (b, c) = rest.split_at_mut(h);
     [&mut a[j0..][..n], &mut b[j0..][..n], &mut c[j0..][..n]]
 }
 
-/// One forward step: `gates_t: [B, 3H]` holds the input side and receives the activated gates,
-/// `gh_t: [B, 3H]` receives the hidden side, `h_next` receives `h_t`.
+/// One forward step: `gates_t: [B, 3H]` holds the input side and receives the
+/// activated gates, `gh_t: [B, 3H]` receives the hidden side, `h_next` receives
+/// `h_t`.
 #[inline(always)]
 fn step_forward<S: Simd>(
     h: usize,
@@ -52,8 +56,8 @@ fn step_forward<S: Simd>(
     let (l, b) = (S::LANES, h_prev.len() / h);
     let (nr, mr) = (G * l, S::mr(G));
     let mut tile = [0.0f32; MAX_TILE];
-    // Panels outside, row tiles inside: each panel of packed weights comes from L2 (or L3)
-    // once per step and is reused from L1 by every row tile.
+    // Panels outside, row tiles inside: each panel of packed weights comes from L2
+    // (or L3) once per step and is reused from L1 by every row tile.
     for (u, panel) in w.chunks_exact(h * nr).enumerate() {
         for (r0, m) in row_tiles(b, mr) {
             let (j0, n) = (u * l, l.min(h - u * l));
@@ -65,17 +69,20 @@ fn step_forward<S: Simd>(
                     dst[n..].fill(0.0);
                 }
             }
-            S::tile::<G>(m, h, &h_prev[r0 * h..], h, panel, acc); // += h_{t-1} · W_hhᵀ
+            // += h_{t-1} · W_hhᵀ
+            S::tile::<G>(m, h, &h_prev[r0 * h..], h, panel, acc);
             for r in 0..m {
                 let (rr, row) = (r0 + r, &acc[r * nr..][..nr]);
                 let ghs: [&[f32]; G] = std::array::from_fn(|g| &row[g * l..][..n]);
-                for (g, side) in units_mut(&mut gh_t[rr * G * h..][..G * h], h, j0, n)
-                    .into_iter()
-                    .enumerate()
+                for (g, side) in
+                    units_mut(&mut gh_t[rr * G * h..][..G * h], h, j0, n)
+                        .into_iter()
+                        .enumerate()
                 {
                     side.copy_from_slice(ghs[g]); // kept for backward
                 }
-                let [ar, az, an] = units_mut(&mut gates_t[rr * G * h..][..G * h], h, j0, n);
+                let [ar, az, an] =
+                    units_mut(&mut gates_t[rr * G * h..][..G * h], h, j0, n);
                 let at = rr * h + j0;
                 row_forward::<Fast>(
                     ar,
@@ -102,9 +109,9 @@ struct PrevStep<'a> {
     dgh: &'a mut [f32],
 }
 
-/// `dh_{t-1} = direct + dgh_t · W_hh` tile by tile, each tile (plus `dy_{t-1}`) straight into
-/// step `t−1`'s gate gradients, which replace `direct` by `dh_{t-1} ⊙ z_{t-1}`. Without a step
-/// before, the tiles are `dh0`.
+/// `dh_{t-1} = direct + dgh_t · W_hh` tile by tile, each tile (plus `dy_{t-1}`)
+/// straight into step `t−1`'s gate gradients, which replace `direct` by
+/// `dh_{t-1} ⊙ z_{t-1}`. Without a step before, the tiles are `dh0`.
 #[inline(always)]
 fn step_backward<S: Simd>(
     h: usize,
@@ -123,7 +130,8 @@ fn step_backward<S: Simd>(
             let acc = &mut tile[..m * nr];
             for r in 0..m {
                 let dst = &mut acc[r * nr..][..nr];
-                dst[..n].copy_from_slice(&direct[(r0 + r) * h + j0..][..n]); // dh_t ⊙ z_t
+                // dh_t ⊙ z_t
+                dst[..n].copy_from_slice(&direct[(r0 + r) * h + j0..][..n]);
                 dst[n..].fill(0.0);
             }
             S::tile::<NV_BACK>(m, G * h, &dgh_t[r0 * G * h..], G * h, panel, acc);
@@ -138,8 +146,10 @@ fn step_backward<S: Simd>(
                     *d += y;
                 }
                 let g = &p.gates[rr * G * h..][..G * h];
-                let [dir, diz, din] = units_mut(&mut p.dgi[rr * G * h..][..G * h], h, j0, n);
-                let [dhr, dhz, dhn] = units_mut(&mut p.dgh[rr * G * h..][..G * h], h, j0, n);
+                let [dir, diz, din] =
+                    units_mut(&mut p.dgi[rr * G * h..][..G * h], h, j0, n);
+                let [dhr, dhz, dhn] =
+                    units_mut(&mut p.dgh[rr * G * h..][..G * h], h, j0, n);
                 row_backward(
                     std::array::from_fn(|k| &g[k * h + j0..][..n]),
                     &p.gh[rr * G * h + 2 * h + j0..][..n],
@@ -216,7 +226,8 @@ impl<S: Simd> Kernel for Packed<S> {
         check_backward(cache, dy, dh_n);
         let (t_len, b, h) = dy.dim();
         let bh = b * h;
-        let w = pack_cols(p.weight_hh.view(), NV_BACK * S::LANES); // once per sequence
+        // once per sequence
+        let w = pack_cols(p.weight_hh.view(), NV_BACK * S::LANES);
         let mut dgi = Array2::zeros((t_len * b, G * h));
         let mut dgh = Array2::zeros((t_len * b, G * h));
         let mut direct = Array2::zeros((b, h));
@@ -225,17 +236,22 @@ impl<S: Simd> Kernel for Packed<S> {
         dh += &dy.index_axis(Axis(0), t_len - 1);
         let dy = dy.as_standard_layout();
         let dy = dy.as_slice().expect("standard layout");
-        let (g, gh, hs) = (slice(&cache.gates), slice(&cache.gh), slice(&cache.h_all));
+        let (g, gh, hs) =
+            (slice(&cache.gates), slice(&cache.gh), slice(&cache.h_all));
         {
             let (dgi_all, dgh_all) = (slice_mut(&mut dgi), slice_mut(&mut dgh));
-            let (direct, dh0_s, dh_s) = (slice_mut(&mut direct), slice_mut(&mut dh0), slice(&dh));
+            let (direct, dh0_s, dh_s) =
+                (slice_mut(&mut direct), slice_mut(&mut dh0), slice(&dh));
             S::run(|| {
-                let last = (t_len - 1) * bh; // the last step, row by row: no product before it
+                // the last step, row by row: no product before it
+                let last = (t_len - 1) * bh;
                 for r in 0..b {
                     let (row, at) = ((last + r * h) * G, r * h);
                     let gr = &g[row..][..G * h];
-                    let [dir, diz, din] = units_mut(&mut dgi_all[row..][..G * h], h, 0, h);
-                    let [dhr, dhz, dhn] = units_mut(&mut dgh_all[row..][..G * h], h, 0, h);
+                    let [dir, diz, din] =
+                        units_mut(&mut dgi_all[row..][..G * h], h, 0, h);
+                    let [dhr, dhz, dhn] =
+                        units_mut(&mut dgh_all[row..][..G * h], h, 0, h);
                     row_backward(
                         [&gr[..h], &gr[h..2 * h], &gr[2 * h..]],
                         &gh[row + 2 * h..][..h],

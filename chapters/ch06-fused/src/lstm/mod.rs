@@ -1,15 +1,17 @@
-//! The LSTM in `f32`: chapter 4's work regrouped into a few large matrix products, in three
-//! versions behind chapter 6's [`Kernel`] interface.
+//! The LSTM in `f32`: chapter 4's work regrouped into a few large matrix products,
+//! in three versions behind chapter 6's [`Kernel`] interface.
 //!
-//! Layout: `x: [T, B, I]` is read as one `[T·B, I]` matrix. Gate pre-activations for all steps
-//! live in one `[T·B, 4H]` buffer (blocks i, f, g, o, as PyTorch), filled by
-//! `X · W_ihᵀ + (b_ih + b_hh)` once; each step then adds `h_{t-1} · W_hhᵀ` into its `[B, 4H]`
-//! rows. The backward pass stores `dgates` for all steps in the same shape, so
-//! `dW_ih = dGatesᵀ · X`, `dW_hh = dGatesᵀ · H_prev` and `dx = dGates · W_ih` are single GEMMs.
+//! Layout: `x: [T, B, I]` is read as one `[T·B, I]` matrix. Gate pre-activations for
+//! all steps live in one `[T·B, 4H]` buffer (blocks i, f, g, o, as PyTorch), filled
+//! by `X · W_ihᵀ + (b_ih + b_hh)` once; each step then adds `h_{t-1} · W_hhᵀ` into
+//! its `[B, 4H]` rows. The backward pass stores `dgates` for all steps in the same
+//! shape, so `dW_ih = dGatesᵀ · X`, `dW_hh = dGatesᵀ · H_prev` and
+//! `dx = dGates · W_ih` are single GEMMs.
 //!
 //! - [`V1`]: that kernel ([`Fused`]) with the standard library's activations;
-//! - [`V2`]: the same code with branchless activations ([`Fast`]) in loops compiled for AVX2 +
-//!   FMA, an absolute error below 4e-7 per activation ([`crate::act::FAST_TANH_MAX_ABS_ERR`]);
+//! - [`V2`]: the same code with branchless activations ([`Fast`]) in loops compiled
+//!   for AVX2 + FMA, an absolute error below 4e-7 per activation
+//!   ([`crate::act::FAST_TANH_MAX_ABS_ERR`]);
 //! - [`V3`]: v2 on every thread, one block of the batch each ([`Split`]).
 
 use std::marker::PhantomData;
@@ -33,22 +35,25 @@ pub use units::{MIN_ROWS_PER_THREAD, Units, UnitsCache, unit_parts};
 // ANCHOR: versions
 /// v1: the fused kernel with the standard library's activations.
 pub type V1 = Fused<Libm>;
-/// v2: the same code with [`Fast`] activations, its element-wise blocks compiled for AVX2 + FMA.
+/// v2: the same code with [`Fast`] activations, its element-wise blocks compiled for
+/// AVX2 + FMA.
 pub type V2 = Fused<Fast>;
 /// v3: v2 on every thread of the current rayon pool, one block of batch rows each.
 pub type V3 = Split<V2>;
 /// v4: v2 with every matrix product by the `gemm` crate instead of `matrixmultiply`.
 pub type V4 = Fused<Fast, Gemm>;
 crate::simd::on_best_path! {
-    /// v5: `weight_hh` packed once per sequence, the gate math fused into the per-step product,
-    /// on the best SIMD path of this CPU ([`Packed`]); the large products as v4's.
+    /// v5: `weight_hh` packed once per sequence, the gate math fused into the
+    /// per-step product, on the best SIMD path of this CPU ([`Packed`]); the large
+    /// products as v4's.
     V5 = Packed
 }
 /// v6: v5 on every thread of the current rayon pool, one block of batch rows each.
 pub type V6 = Split<V5>;
 crate::simd::on_best_path! {
-    /// v7: v6, but a batch with fewer rows than threads is split by units instead, one block of
-    /// units per thread with an exchange of `h_t` at every step ([`Units`]).
+    /// v7: v6, but a batch with fewer rows than threads is split by units instead,
+    /// one block of units per thread with an exchange of `h_t` at every step
+    /// ([`Units`]).
     V7 = Units
 }
 // ANCHOR_END: versions
@@ -58,8 +63,8 @@ pub type LstmF32 = LayerF32<LSTM_GATES>;
 /// Their gradients.
 pub type LstmF32Grads = LayerF32Grads<LSTM_GATES>;
 
-/// The LSTM's state in `f32`, as chapter 4's: hidden `h` and cell `c`, both `[B, H]`. Its
-/// gradient has the same type.
+/// The LSTM's state in `f32`, as chapter 4's: hidden `h` and cell `c`, both
+/// `[B, H]`. Its gradient has the same type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LstmState {
     /// `h`: `[B, H]`.
@@ -87,7 +92,8 @@ impl BatchRows for LstmState {
     }
 
     fn join(parts: &[Self]) -> Self {
-        let (h, c): (Vec<_>, Vec<_>) = parts.iter().map(|s| (s.h.clone(), s.c.clone())).unzip();
+        let (h, c): (Vec<_>, Vec<_>) =
+            parts.iter().map(|s| (s.h.clone(), s.c.clone())).unzip();
         LstmState {
             h: Array2::join(&h),
             c: Array2::join(&c),
@@ -95,7 +101,8 @@ impl BatchRows for LstmState {
     }
 }
 
-/// What the backward pass needs: activated gates, `tanh(c_t)`, cell states, and every `h_{t-1}`.
+/// What the backward pass needs: activated gates, `tanh(c_t)`, cell states, and
+/// every `h_{t-1}`.
 #[derive(Debug, Clone)]
 pub struct LstmF32Cache {
     /// `x` as `[T·B, I]`.
@@ -111,9 +118,10 @@ pub struct LstmF32Cache {
 }
 
 // ANCHOR: row_forward
-/// One row of one step: `pre` holds the pre-activations `[i | f | g | o]` (4·H) and receives the
-/// activated gates; `c_t = f⊙c_{t-1} + i⊙g`, `h_t = o⊙tanh(c_t)`. The slices arrive as separate
-/// arguments, so the compiler knows they do not overlap and can vectorize the loop.
+/// One row of one step: `pre` holds the pre-activations `[i | f | g | o]` (4·H) and
+/// receives the activated gates; `c_t = f⊙c_{t-1} + i⊙g`, `h_t = o⊙tanh(c_t)`. The
+/// slices arrive as separate arguments, so the compiler knows they do not overlap
+/// and can vectorize the loop.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_forward<A: Act>(
@@ -126,10 +134,12 @@ fn row_forward<A: Act>(
     tanh_c: &mut [f32],
     h_t: &mut [f32],
 ) {
-    // BEGIN SOLUTION ex 6.1: activate the four blocks in place, then c_t, tanh(c_t) and h_t
+    // BEGIN SOLUTION ex 6.1: activate the four blocks in place, then c_t, tanh(c_t)
+    //   and h_t
     let h = h_t.len();
     let (gi, gf, gg, go) = (&mut gi[..h], &mut gf[..h], &mut gg[..h], &mut go[..h]);
-    let (c_prev, c_next, tanh_c) = (&c_prev[..h], &mut c_next[..h], &mut tanh_c[..h]);
+    let (c_prev, c_next, tanh_c) =
+        (&c_prev[..h], &mut c_next[..h], &mut tanh_c[..h]);
     for j in 0..h {
         let (i, f, g, o) = (
             A::sigmoid(gi[j]),
@@ -147,10 +157,11 @@ fn row_forward<A: Act>(
 // ANCHOR_END: row_forward
 
 // ANCHOR: row_backward
-/// One row of one step backward. Reads the activated gates `gi, gf, gg, go`, `c_{t-1}`,
-/// `tanh(c_t)` and `dh` (the total gradient at `h_t`); `dc` comes in at `c_t` and leaves at
-/// `c_{t-1}`; `dgi … dgo` receive the gradients at the four pre-activations. Any run of units
-/// works: a whole row (v1, v2) or a tile's units (v4).
+/// One row of one step backward. Reads the activated gates `gi, gf, gg, go`,
+/// `c_{t-1}`, `tanh(c_t)` and `dh` (the total gradient at `h_t`); `dc` comes in at
+/// `c_t` and leaves at `c_{t-1}`; `dgi … dgo` receive the gradients at the four
+/// pre-activations. Any run of units works: a whole row (v1, v2) or a tile's units
+/// (v4).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_backward(
@@ -167,7 +178,8 @@ fn row_backward(
     let h = dh.len();
     let (gi, gf, gg, go) = (&gi[..h], &gf[..h], &gg[..h], &go[..h]);
     let (c_prev, tanh_c, dc) = (&c_prev[..h], &tanh_c[..h], &mut dc[..h]);
-    let (dgi, dgf, dgg, dgo) = (&mut dgi[..h], &mut dgf[..h], &mut dgg[..h], &mut dgo[..h]);
+    let (dgi, dgf, dgg, dgo) =
+        (&mut dgi[..h], &mut dgf[..h], &mut dgg[..h], &mut dgo[..h]);
     for j in 0..h {
         let (i, f, g, o, tc) = (gi[j], gf[j], gg[j], go[j], tanh_c[j]);
         let dct = dc[j] + dh[j] * o * (1.0 - tc * tc); // carousel + the h path
@@ -181,7 +193,8 @@ fn row_backward(
 // ANCHOR_END: row_backward
 
 // ANCHOR: gates_forward
-/// One step's fused gate math over the batch. Shapes: `gates: [B, 4H]`, the rest `[B, H]`.
+/// One step's fused gate math over the batch. Shapes: `gates: [B, 4H]`, the rest
+/// `[B, H]`.
 #[inline(always)]
 fn gates_forward<A: Act>(
     mut gates: ArrayViewMut2<f32>,
@@ -207,8 +220,8 @@ fn gates_forward<A: Act>(
 // ANCHOR_END: gates_forward
 
 // ANCHOR: gates_backward
-/// One step's gate gradients over the batch: `dgates: [B, 4H]`; `dc` is replaced by the
-/// gradient at `c_{t-1}`.
+/// One step's gate gradients over the batch: `dgates: [B, 4H]`; `dc` is replaced by
+/// the gradient at `c_{t-1}`.
 #[inline(always)]
 fn gates_backward(
     gates: ArrayView2<f32>,
@@ -262,7 +275,8 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
         let mut c = Array2::zeros(((t_len + 1) * b, h));
         c.slice_mut(s![0..b, ..]).assign(c0);
         let mut tanh_c = Array2::zeros((t_len * b, h));
-        let mut h_all = Array2::zeros(((t_len + 1) * b, h)); // h_0 … h_T, one block of B rows each
+        // h_0 … h_T, one block of B rows each
+        let mut h_all = Array2::zeros(((t_len + 1) * b, h));
         h_all.slice_mut(s![0..b, ..]).assign(h0);
         for t in 0..t_len {
             let (now, next) = (t * b..(t + 1) * b, (t + 1) * b..(t + 2) * b);
@@ -276,9 +290,12 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
                 1.0,
                 &mut g.view_mut(),
             ); // += h_{t-1} · W_hhᵀ
-            let (c_prev, c_next) = c.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
+            let (c_prev, c_next) =
+                c.multi_slice_mut((s![now.clone(), ..], s![next, ..]));
             let tc = tanh_c.slice_mut(s![now, ..]);
-            A::block(|| gates_forward::<A>(g, c_prev.view(), c_next, tc, h_t.view_mut()));
+            A::block(|| {
+                gates_forward::<A>(g, c_prev.view(), c_next, tc, h_t.view_mut())
+            });
         }
         let (y, h_n) = outputs(&h_all, t_len, b);
         let c_n = c.slice(s![t_len * b.., ..]).to_owned();
@@ -294,9 +311,10 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
     // ANCHOR_END: forward
 
     // ANCHOR: backward
-    /// Backward over the cached sequence (of `A`, only the compilation of the blocks matters here:
-    /// the derivatives come from the cached outputs). Shapes: `dy: [T, B, H]`, `ds_n` parts
-    /// `[B, H]` → `(grads, dx: [T, B, I], (dh0, dc0))`.
+    /// Backward over the cached sequence (of `A`, only the compilation of the blocks
+    /// matters here: the derivatives come from the cached outputs). Shapes:
+    /// `dy: [T, B, H]`, `ds_n` parts `[B, H]` →
+    /// `(grads, dx: [T, B, I], (dh0, dc0))`.
     fn backward(
         p: &LstmF32,
         cache: &LstmF32Cache,
@@ -306,12 +324,14 @@ impl<A: Act, M: MatMul> Kernel for Fused<A, M> {
         let (dh_n, dc_n) = (&ds_n.h, &ds_n.c);
         let (t_len, b, h) = dy.dim();
         check_backward(cache.gates.nrows(), dy, ds_n);
-        let mut dgates = Array2::zeros((t_len * b, 4 * h)); // every step's dgates, kept for the GEMMs
+        // every step's dgates, kept for the GEMMs
+        let mut dgates = Array2::zeros((t_len * b, 4 * h));
         let mut dh = dh_n.clone();
         let mut dc = dc_n.clone();
         for t in (0..t_len).rev() {
             let now = t * b..(t + 1) * b;
-            dh += &dy.index_axis(Axis(0), t); // from the output y_t and from step t+1
+            // from the output y_t and from step t+1
+            dh += &dy.index_axis(Axis(0), t);
             let mut dg = dgates.slice_mut(s![now.clone(), ..]);
             A::block(|| {
                 gates_backward(
@@ -371,9 +391,13 @@ fn check_backward(rows: usize, dy: ArrayView3<f32>, ds_n: &LstmState) {
 }
 
 // ANCHOR: input_side
-/// `x` as `[T·B, I]`, and every step's input projection in one GEMM, `[T·B, I] · [I, 4H]`, onto
-/// the two biases (which only act together): the gate pre-activations but for `h_{t-1} W_hhᵀ`.
-fn input_side<M: MatMul>(p: &LstmF32, x: ArrayView3<f32>) -> (Array2<f32>, Array2<f32>) {
+/// `x` as `[T·B, I]`, and every step's input projection in one GEMM,
+/// `[T·B, I] · [I, 4H]`, onto the two biases (which only act together): the gate
+/// pre-activations but for `h_{t-1} W_hhᵀ`.
+fn input_side<M: MatMul>(
+    p: &LstmF32,
+    x: ArrayView3<f32>,
+) -> (Array2<f32>, Array2<f32>) {
     let (t_len, b, i) = x.dim();
     let x2 = x.to_shape((t_len * b, i)).expect("[T·B, I]").into_owned();
     let mut gates = broadcast_rows(t_len * b, &(&p.bias_ih + &p.bias_hh));
@@ -389,7 +413,8 @@ fn input_side<M: MatMul>(p: &LstmF32, x: ArrayView3<f32>) -> (Array2<f32>, Array
 // ANCHOR_END: input_side
 
 // ANCHOR: weight_grads
-/// The weight gradients for all steps at once, and `dx`, from every step's `dgates: [T·B, 4H]`.
+/// The weight gradients for all steps at once, and `dx`, from every step's
+/// `dgates: [T·B, 4H]`.
 fn weight_grads<M: MatMul>(
     p: &LstmF32,
     cache: &LstmF32Cache,

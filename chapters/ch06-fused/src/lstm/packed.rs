@@ -1,30 +1,34 @@
-//! v5 of the LSTM: `weight_hh` packed once per sequence, and a per-step kernel that computes the
-//! recurrent product tile by tile in registers and applies the gate math to each tile as soon
-//! as it is done (the epilogue fused into the product), on the best SIMD path of the CPU.
+//! v5 of the LSTM: `weight_hh` packed once per sequence, and a per-step kernel that
+//! computes the recurrent product tile by tile in registers and applies the gate
+//! math to each tile as soon as it is done (the epilogue fused into the product), on
+//! the best SIMD path of the CPU.
 //!
-//! In v2 every step calls a library GEMM, `[B, H] · [H, 4H]`, which packs `weight_hh` into its
-//! own layout *every step* (T times per sequence) and writes the `[B, 4H]` pre-activations to
-//! the gate buffer, which the gate loop then reads back. Here:
+//! In v2 every step calls a library GEMM, `[B, H] · [H, 4H]`, which packs
+//! `weight_hh` into its own layout *every step* (T times per sequence) and writes
+//! the `[B, 4H]` pre-activations to the gate buffer, which the gate loop then reads
+//! back. Here:
 //!
-//! - [`pack_gates`] lays `weight_hh` out once per sequence so that one tile produces all four
-//!   gates of the same `L` units: `[unit block][k][i | f | g | o, L lanes each]`;
+//! - [`pack_gates`] lays `weight_hh` out once per sequence so that one tile produces
+//!   all four gates of the same `L` units:
+//!   `[unit block][k][i | f | g | o, L lanes each]`;
 //! - a tile of `MR` batch rows × those `4L` gate columns is accumulated in registers
 //!   ([`Simd::tile`]), starting from the input side already in the gate buffer;
-//! - the tile's gate math (chapter 6's own [`row_forward`]) runs on it while it is in L1, and
-//!   only the activated gates the backward pass needs are written out.
+//! - the tile's gate math (chapter 6's own [`row_forward`]) runs on it while it is
+//!   in L1, and only the activated gates the backward pass needs are written out.
 //!
-//! The backward pass does the same with `dh_{t-1} = dgates_t · W_hh`: `weight_hh` packed once in
-//! column panels ([`pack_cols`]), and each tile of `dh_{t-1}` goes straight into step `t−1`'s
-//! [`row_backward`] for its units. With `B ≤ MR` (3 on AVX2, 6 on AVX-512) a step is one row of
-//! tiles: a matrix-vector product streaming the packed weights from cache, which is the
-//! small-batch path.
+//! The backward pass does the same with `dh_{t-1} = dgates_t · W_hh`: `weight_hh`
+//! packed once in column panels ([`pack_cols`]), and each tile of `dh_{t-1}` goes
+//! straight into step `t−1`'s [`row_backward`] for its units. With `B ≤ MR` (3 on
+//! AVX2, 6 on AVX-512) a step is one row of tiles: a matrix-vector product streaming
+//! the packed weights from cache, which is the small-batch path.
 
 use std::marker::PhantomData;
 
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
 
 use super::{
-    LstmF32, LstmF32Grads, LstmState, check_backward, check_forward, row_backward, row_forward,
+    LstmF32, LstmF32Grads, LstmState, check_backward, check_forward, row_backward,
+    row_forward,
 };
 use crate::act::Fast;
 use crate::kernel::Kernel;
@@ -32,20 +36,23 @@ use crate::matmul::{Gemm, MatMul};
 use crate::rows::{flat as slice, flat_mut as slice_mut, sum_rows};
 use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
 
-/// The LSTM with `weight_hh` packed once and the gate math fused into the per-step product, on
-/// SIMD path `S`. [`super::V5`] picks `S` at run time.
+/// The LSTM with `weight_hh` packed once and the gate math fused into the per-step
+/// product, on SIMD path `S`. [`super::V5`] picks `S` at run time.
 pub struct Packed<S>(PhantomData<S>);
 
 /// Gate blocks: i, f, g, o.
 pub(super) const G: usize = 4;
-/// Vectors per tile row in the backward product (`4·L` units of `dh_{t-1}` per tile).
+/// Vectors per tile row in the backward product (`4·L` units of `dh_{t-1}` per
+/// tile).
 pub(super) const NV_BACK: usize = 4;
 
 // ANCHOR: step_forward
-/// One forward step: `gates_t: [B, 4H]` holds `x_t W_ihᵀ` and receives the activated gates;
-/// `bias` is `b_ih + b_hh`, added as each tile starts; `c_prev: [B, H]`; `c_next`, `tanh_c: [B, H]` receive `c_t` and `tanh(c_t)`.
-/// `h_prev` and `h_next` are rows of `ld` numbers whose first `H` are `h_{t-1}` and `h_t` (they
-/// live inside the `[x | h]` buffer). `w` is `weight_hh` packed by [`pack_gates`] for `S::LANES`.
+/// One forward step: `gates_t: [B, 4H]` holds `x_t W_ihᵀ` and receives the activated
+/// gates; `bias` is `b_ih + b_hh`, added as each tile starts; `c_prev: [B, H]`;
+/// `c_next`, `tanh_c: [B, H]` receive `c_t` and `tanh(c_t)`. `h_prev` and `h_next`
+/// are rows of `ld` numbers whose first `H` are `h_{t-1}` and `h_t` (they live
+/// inside the `[x | h]` buffer). `w` is `weight_hh` packed by [`pack_gates`] for
+/// `S::LANES`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn step_forward<S: Simd>(
@@ -62,18 +69,21 @@ fn step_forward<S: Simd>(
     let (l, b) = (S::LANES, c_prev.len() / h);
     let (nr, mr) = (G * l, S::mr(G));
     let mut tile = [0.0f32; MAX_TILE];
-    // Panels outside, row tiles inside: each panel of packed weights comes from L2 (or L3)
-    // once per step and is reused from L1 by every row tile.
+    // Panels outside, row tiles inside: each panel of packed weights comes from L2
+    // (or L3) once per step and is reused from L1 by every row tile.
     for (u, panel) in w.chunks_exact(h * nr).enumerate() {
         for (r0, m) in row_tiles(b, mr) {
             let (j0, n) = (u * l, l.min(h - u * l)); // units j0 … j0+n−1
             let acc = &mut tile[..m * nr];
-            tile_start(acc, l, &gates_t[r0 * G * h..], bias, (j0, n)); // x side and biases
-            S::tile::<G>(m, h, &h_prev[r0 * ld..], ld, panel, acc); // += h_{t-1} · W_hhᵀ
+            // x side and biases
+            tile_start(acc, l, &gates_t[r0 * G * h..], bias, (j0, n));
+            // += h_{t-1} · W_hhᵀ
+            S::tile::<G>(m, h, &h_prev[r0 * ld..], ld, panel, acc);
             for r in 0..m {
                 let (rr, row) = (r0 + r, &mut acc[r * nr..][..nr]);
                 let at = rr * h + j0;
-                let out = &mut gates_t[rr * G * h..][..G * h]; // the activated gates, for backward
+                // the activated gates, for backward
+                let out = &mut gates_t[rr * G * h..][..G * h];
                 tile_row_forward(
                     row,
                     l,
@@ -88,8 +98,8 @@ fn step_forward<S: Simd>(
 }
 
 /// Starts a tile of `acc.len() / (4·l)` rows: row `r`'s gate `g` gets the input side
-/// `x_side[r·4H + g·H + j0 ..][..n]` plus `bias[g·H + j0 ..][..n]`, then zeros to `l` lanes
-/// (`H = bias.len() / 4`).
+/// `x_side[r·4H + g·H + j0 ..][..n]` plus `bias[g·H + j0 ..][..n]`, then zeros to
+/// `l` lanes (`H = bias.len() / 4`).
 #[inline(always)]
 pub(super) fn tile_start(
     acc: &mut [f32],
@@ -112,8 +122,8 @@ pub(super) fn tile_start(
 }
 
 /// The gate math on one finished tile row (`4·l` pre-activations, `n` units in use):
-/// [`row_forward`] into `c_t`, `tanh(c_t)` and `h_t`, then the activated gates copied to
-/// `out[g·stride + j ..]` for gate `g` (`stride = out.len() / 4`).
+/// [`row_forward`] into `c_t`, `tanh(c_t)` and `h_t`, then the activated gates
+/// copied to `out[g·stride + j ..]` for gate `g` (`stride = out.len() / 4`).
 #[inline(always)]
 pub(super) fn tile_row_forward(
     row: &mut [f32],
@@ -136,10 +146,11 @@ pub(super) fn tile_row_forward(
 // ANCHOR_END: step_forward
 
 // ANCHOR: step_backward
-/// One backward product, fused with the step before it: `dh_{t-1} = dgates_t · W_hh` tile by
-/// tile (`w` is `weight_hh` packed by [`pack_cols`]); each tile, plus `dy_{t-1}`, goes straight
-/// into step `t−1`'s [`row_backward`] for its units, which writes `dgates_{t-1}` and moves
-/// `dc` to `c_{t-2}`. Without a step before (`prev = None`), the tile is `dh0`, written to `dh0`.
+/// One backward product, fused with the step before it: `dh_{t-1} = dgates_t · W_hh`
+/// tile by tile (`w` is `weight_hh` packed by [`pack_cols`]); each tile, plus
+/// `dy_{t-1}`, goes straight into step `t−1`'s [`row_backward`] for its units, which
+/// writes `dgates_{t-1}` and moves `dc` to `c_{t-2}`. Without a step before
+/// (`prev = None`), the tile is `dh0`, written to `dh0`.
 #[inline(always)]
 fn step_backward<S: Simd>(
     h: usize,
@@ -199,11 +210,13 @@ struct PrevStep<'a> {
 }
 // ANCHOR_END: step_backward
 
-/// What v5's backward pass needs. Unlike v1–v4, `x_t` and `h_{t-1}` sit side by side in one
-/// `[x | h]` buffer, so that `dW_ih` and `dW_hh` come out of one GEMM, `dGatesᵀ · [X | H_prev]`.
+/// What v5's backward pass needs. Unlike v1–v4, `x_t` and `h_{t-1}` sit side by side
+/// in one `[x | h]` buffer, so that `dW_ih` and `dW_hh` come out of one GEMM,
+/// `dGatesᵀ · [X | H_prev]`.
 #[derive(Debug, Clone)]
 pub struct PackedCache {
-    /// `[T·B + B, I + H]`: row block `t` is `[x_t | h_{t-1}]`; the last block holds `h_T`.
+    /// `[T·B + B, I + H]`: row block `t` is `[x_t | h_{t-1}]`; the last block holds
+    /// `h_T`.
     pub(super) xh: Array2<f32>,
     /// Activated gates `[T·B, 4H]`.
     pub(super) gates: Array2<f32>,
@@ -278,7 +291,8 @@ impl<S: Simd> Kernel for Packed<S> {
         check_backward(cache.gates.nrows(), dy, ds_n);
         let (t_len, b, h) = dy.dim();
         let bh = b * h;
-        let w = pack_cols(p.weight_hh.view(), NV_BACK * S::LANES); // once per sequence
+        // once per sequence
+        let w = pack_cols(p.weight_hh.view(), NV_BACK * S::LANES);
         let mut dgates = Array2::zeros((t_len * b, G * h));
         let mut dc = ds_n.c.clone();
         let mut dh0 = Array2::zeros((b, h));
@@ -287,7 +301,8 @@ impl<S: Simd> Kernel for Packed<S> {
         dh += &dy.index_axis(Axis(0), t_len - 1);
         let dy = dy.as_standard_layout();
         let dy = dy.as_slice().expect("standard layout");
-        let (g, cs, tc) = (slice(&cache.gates), slice(&cache.c), slice(&cache.tanh_c));
+        let (g, cs, tc) =
+            (slice(&cache.gates), slice(&cache.c), slice(&cache.tanh_c));
         {
             let (dg_all, dc_s) = (slice_mut(&mut dgates), slice_mut(&mut dc));
             let (dh_s, dh0_s) = (slice(&dh), slice_mut(&mut dh0));
@@ -313,7 +328,8 @@ impl<S: Simd> Kernel for Packed<S> {
                     );
                 }
                 for t in (0..t_len).rev() {
-                    // dgates_t is done; step t−1's is written from the tiles of dh_{t-1}.
+                    // dgates_t is done; step t−1's is written from the tiles of
+                    // dh_{t-1}.
                     let (before, now) = dg_all.split_at_mut(t * G * bh);
                     let dgates_t = &now[..G * bh];
                     let prev = (t > 0).then(|| PrevStep {
@@ -334,11 +350,17 @@ impl<S: Simd> Kernel for Packed<S> {
 }
 
 /// A matrix product `c ← α·a·b + β·c` (one of [`Gemm`]'s).
-pub(super) type Product =
-    fn(f32, &ArrayView2<'_, f32>, &ArrayView2<'_, f32>, f32, &mut ArrayViewMut2<'_, f32>);
+pub(super) type Product = fn(
+    f32,
+    &ArrayView2<'_, f32>,
+    &ArrayView2<'_, f32>,
+    f32,
+    &mut ArrayViewMut2<'_, f32>,
+);
 
-/// v5's (and v7's) buffers before the time loop: `[x | h]` with `x` and `h_0` in place, every
-/// step's input side `x_t W_ihᵀ` in `gates`, `c_0` in `c`, and `b_ih + b_hh`.
+/// v5's (and v7's) buffers before the time loop: `[x | h]` with `x` and `h_0` in
+/// place, every step's input side `x_t W_ihᵀ` in `gates`, `c_0` in `c`, and
+/// `b_ih + b_hh`.
 pub(super) struct Buffers {
     pub xh: Array2<f32>,
     pub gates: Array2<f32>,
@@ -348,7 +370,12 @@ pub(super) struct Buffers {
 }
 
 impl Buffers {
-    pub fn new(p: &LstmF32, x: ArrayView3<f32>, s0: &LstmState, mm: Product) -> Buffers {
+    pub fn new(
+        p: &LstmF32,
+        x: ArrayView3<f32>,
+        s0: &LstmState,
+        mm: Product,
+    ) -> Buffers {
         let (t_len, b, i) = x.dim();
         let (h, ld) = (p.hidden_size(), i + p.hidden_size());
         let mut xh = Array2::zeros(((t_len + 1) * b, ld));
@@ -371,7 +398,8 @@ impl Buffers {
 }
 
 impl PackedCache {
-    /// `y`, the final state and the cache itself, from the filled buffers (`b` rows a step).
+    /// `y`, the final state and the cache itself, from the filled buffers (`b` rows
+    /// a step).
     pub(super) fn outputs(self, b: usize) -> (Array3<f32>, LstmState, PackedCache) {
         let (rows, h) = self.c.dim();
         let (t_len, i) = (rows / b - 1, self.xh.ncols() - h);

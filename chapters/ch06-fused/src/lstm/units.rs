@@ -1,24 +1,27 @@
 //! v7 of the LSTM: v6, and for a batch too small to split, the units split instead.
 //!
-//! v6 gives each thread a block of batch rows. At `B = 1` there is one row, so v6 is v5 on one
-//! thread. v7 gives each thread a block of *units* instead: thread `k` computes the gates, `c_t`
-//! and `h_t` of units `J_k` for the whole batch, and reads only the rows of `weight_hh` that
-//! produce them (`1/threads` of the weights, which may then fit in its core's L2 where the whole
-//! matrix did not). The price is one exchange per step: step `t` needs all of `h_{t-1}`, so
-//! every thread waits for the others' parts of it. The backward pass is split the same way:
-//! thread `k` computes `dh_{t-1}` for its units, which needs every thread's `dgates_t`.
+//! v6 gives each thread a block of batch rows. At `B = 1` there is one row, so v6 is
+//! v5 on one thread. v7 gives each thread a block of *units* instead: thread `k`
+//! computes the gates, `c_t` and `h_t` of units `J_k` for the whole batch, and reads
+//! only the rows of `weight_hh` that produce them (`1/threads` of the weights, which
+//! may then fit in its core's L2 where the whole matrix did not). The price is one
+//! exchange per step: step `t` needs all of `h_{t-1}`, so every thread waits for the
+//! others' parts of it. The backward pass is split the same way: thread `k` computes
+//! `dh_{t-1}` for its units, which needs every thread's `dgates_t`.
 //!
-//! Each part of `h_t` (and of `dgates_t`) is written once by its thread, into its own
-//! [`OnceLock`], and only read after that: the threads share no buffer that any of them writes,
-//! and no `unsafe` is needed. A thread that needs a part spins until it is there (a few
-//! microseconds of work per step at `B = 1` leave no time to sleep and be woken), and yields its
-//! CPU after a short spin, in case the thread it waits for shares it. The weight gradients and
-//! `dx` run on all threads inside the `gemm` crate; the input projection, small at these
-//! batches, on one (the pool's threads, woken for it, would still be spinning when the time loop
-//! starts, and compete with it).
+//! Each part of `h_t` (and of `dgates_t`) is written once by its thread, into its
+//! own [`OnceLock`], and only read after that: the threads share no buffer that any
+//! of them writes, and no `unsafe` is needed. A thread that needs a part spins until
+//! it is there (a few microseconds of work per step at `B = 1` leave no time to
+//! sleep and be woken), and yields its CPU after a short spin, in case the thread it
+//! waits for shares it. The weight gradients and `dx` run on all threads inside the
+//! `gemm` crate; the input projection, small at these batches, on one (the pool's
+//! threads, woken for it, would still be spinning when the time loop starts, and
+//! compete with it).
 //!
-//! The parts are whole backward panels (`4·L` units), so that each thread's forward unit blocks
-//! and backward panels are its own; with `H ≤ 4·L` there is one part and v7 is v5.
+//! The parts are whole backward panels (`4·L` units), so that each thread's forward
+//! unit blocks and backward panels are its own; with `H ≤ 4·L` there is one part and
+//! v7 is v5.
 
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -27,9 +30,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView3, s};
 
-use super::packed::{Buffers, G, NV_BACK, PackedCache, tile_row_forward, tile_start, weight_grads};
+use super::packed::{
+    Buffers, G, NV_BACK, PackedCache, tile_row_forward, tile_start, weight_grads,
+};
 use super::{
-    LstmF32, LstmF32Grads, LstmState, Packed, check_backward, check_forward, row_backward,
+    LstmF32, LstmF32Grads, LstmState, Packed, check_backward, check_forward,
+    row_backward,
 };
 use crate::kernel::Kernel;
 use crate::matmul::{Gemm, MatMul};
@@ -38,20 +44,22 @@ use crate::simd::{MAX_TILE, Simd, pack_cols, pack_gates, row_tiles};
 use crate::threads::{Split, SplitCache, batch_chunks};
 
 /// v7 on SIMD path `S`: [`Split`] of v5 when every thread gets at least
-/// [`MIN_ROWS_PER_THREAD`] batch rows, the units split otherwise, over as many threads as get
-/// `MIN_UNITS` units each. [`super::V7`] picks `S`; the tests set `MIN_UNITS` to 1 to run the
-/// units split on small shapes.
+/// [`MIN_ROWS_PER_THREAD`] batch rows, the units split otherwise, over as many
+/// threads as get `MIN_UNITS` units each. [`super::V7`] picks `S`; the tests set
+/// `MIN_UNITS` to 1 to run the units split on small shapes.
 pub struct Units<S, const MIN_UNITS: usize = MIN_UNITS_PER_THREAD>(PhantomData<S>);
 
-/// Below this many batch rows per thread, v7 splits the units instead of the batch. Measured on
-/// two threads (AMD EPYC Zen 5, AVX-512, T = 400, H = 256, fwd + bwd): at B = 2 both splits
-/// took about the same time (16.5 ms by units, 17.8 by rows), at B = 4 the rows' was faster
-/// (26.0 against 29.1 ms), at B = 8 more so (40.5 against 47.2).
+/// Below this many batch rows per thread, v7 splits the units instead of the batch.
+/// Measured on two threads (AMD EPYC Zen 5, AVX-512, T = 400, H = 256, fwd + bwd):
+/// at B = 2 both splits took about the same time (16.5 ms by units, 17.8 by rows),
+/// at B = 4 the rows' was faster (26.0 against 29.1 ms), at B = 8 more so (40.5
+/// against 47.2).
 pub const MIN_ROWS_PER_THREAD: usize = 1;
 
-/// The units split needs at least this many units per thread to pay for its exchanges:
-/// at B = 1, T = 400 on two threads (same machine) it took 4.0 ms against v5's 3.4 at H = 128
-/// (64 units each), and 9.1 against 14.7 at H = 256, 39.7 against 67.1 at H = 512.
+/// The units split needs at least this many units per thread to pay for its
+/// exchanges: at B = 1, T = 400 on two threads (same machine) it took 4.0 ms against
+/// v5's 3.4 at H = 128 (64 units each), and 9.1 against 14.7 at H = 256, 39.7
+/// against 67.1 at H = 512.
 pub const MIN_UNITS_PER_THREAD: usize = 128;
 
 /// v7's cache: v6's, or v5's buffers filled by the threads together.
@@ -73,9 +81,14 @@ pub fn unit_parts(h: usize, lanes: usize, threads: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// The parts v7 splits the units into for a batch of `b` rows in the current rayon pool, or
-/// `None` to split the batch.
-fn units_split(h: usize, lanes: usize, b: usize, min_units: usize) -> Option<Vec<Range<usize>>> {
+/// The parts v7 splits the units into for a batch of `b` rows in the current rayon
+/// pool, or `None` to split the batch.
+fn units_split(
+    h: usize,
+    lanes: usize,
+    b: usize,
+    min_units: usize,
+) -> Option<Vec<Range<usize>>> {
     let threads = rayon::current_num_threads();
     let parts = unit_parts(h, lanes, threads.min(h / min_units.max(1)));
     (b < threads * MIN_ROWS_PER_THREAD && parts.len() > 1).then_some(parts)
@@ -115,7 +128,8 @@ impl<S: Simd, const MIN_UNITS: usize> Kernel for Units<S, MIN_UNITS> {
         match cache {
             UnitsCache::Batch(c) => Split::<Packed<S>>::backward(p, c, dy, ds_n),
             UnitsCache::Units(c) => {
-                // The cache is v5's, so any split of the units reads it; one thread is v5's loop.
+                // The cache is v5's, so any split of the units reads it; one thread
+                // is v5's loop.
                 let (h, b) = (p.hidden_size(), dy.dim().1);
                 let parts = units_split(h, S::LANES, b, MIN_UNITS)
                     .unwrap_or_else(|| std::iter::once(0..h).collect());
@@ -129,10 +143,11 @@ impl<S: Simd, const MIN_UNITS: usize> Kernel for Units<S, MIN_UNITS> {
 /// A part of a step's `h_t` or `dgates_t`, set once by the thread that owns it.
 type Slot = OnceLock<Vec<f32>>;
 
-/// Waits until `slot` is set; panics if another thread of the same pass panicked (which would
-/// never set it). After 64 spins it yields its CPU at every try: if the two threads share one
-/// CPU, a long spin only delays the other (measured: 4096 spins before yielding took a forward
-/// pass from 1.9 to 13.8 ms when the threads met on one CPU; 64 took it to 2.5).
+/// Waits until `slot` is set; panics if another thread of the same pass panicked
+/// (which would never set it). After 64 spins it yields its CPU at every try: if the
+/// two threads share one CPU, a long spin only delays the other (measured: 4096
+/// spins before yielding took a forward pass from 1.9 to 13.8 ms when the threads
+/// met on one CPU; 64 took it to 2.5).
 fn wait<'a>(slot: &'a Slot, failed: &AtomicBool) -> &'a [f32] {
     let mut spins = 0u32;
     loop {
@@ -163,9 +178,14 @@ impl Drop for OnPanic<'_> {
     }
 }
 
-/// `f(k)` for every part `k`, each on its own thread (part 0 on this one), all at once: they
-/// wait for each other, so they must all run, which a task pool does not promise.
-fn on_threads<R: Send>(parts: usize, failed: &AtomicBool, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+/// `f(k)` for every part `k`, each on its own thread (part 0 on this one), all at
+/// once: they wait for each other, so they must all run, which a task pool does not
+/// promise.
+fn on_threads<R: Send>(
+    parts: usize,
+    failed: &AtomicBool,
+    f: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
     let run = |k| {
         let _guard = OnPanic(failed);
         f(k)
@@ -203,7 +223,8 @@ struct Forward<'a> {
     /// Every step's input side, `[T·B, 4H]`.
     x_side: &'a [f32],
     c0: &'a Array2<f32>,
-    /// `h_t` of part `k` (`[B, |J_k|]`) in slot `t·parts + k`; `h_0`'s are set before.
+    /// `h_t` of part `k` (`[B, |J_k|]`) in slot `t·parts + k`; `h_0`'s are set
+    /// before.
     hs: &'a [Slot],
     failed: &'a AtomicBool,
 }
@@ -229,7 +250,8 @@ fn part_forward<S: Simd>(f: &Forward<'_>, k: usize) -> PartForward {
     let mut tile = [0.0f32; MAX_TILE];
     // ANCHOR: step_units
     for t in 0..f.t_len {
-        let prev: Vec<&[f32]> = (0..np).map(|j| wait(&f.hs[t * np + j], f.failed)).collect();
+        let prev: Vec<&[f32]> =
+            (0..np).map(|j| wait(&f.hs[t * np + j], f.failed)).collect();
         let mut h_new = vec![0.0; b * n];
         let x_side = &f.x_side[t * b * G * h..][..b * G * h];
         let (c_done, c_todo) = c.split_at_mut((t + 1) * b * n);
@@ -241,7 +263,8 @@ fn part_forward<S: Simd>(f: &Forward<'_>, k: usize) -> PartForward {
             for (r0, m) in row_tiles(b, mr) {
                 let acc = &mut tile[..m * nr];
                 tile_start(acc, l, &x_side[r0 * G * h..], f.bias, (j0, nu));
-                // += h_{t-1} · W_hhᵀ, one part of h_{t-1} (rows of the panel) at a time.
+                // += h_{t-1} · W_hhᵀ, one part of h_{t-1} (rows of the panel) at a
+                // time.
                 for (j, hp) in prev.iter().enumerate() {
                     let (pj, nj) = (f.parts[j].start, f.parts[j].len());
                     S::tile::<G>(m, nj, &hp[r0 * nj..], nj, &panel[pj * nr..], acc);
@@ -253,7 +276,10 @@ fn part_forward<S: Simd>(f: &Forward<'_>, k: usize) -> PartForward {
                         row,
                         l,
                         &c_prev[at..][..nu],
-                        (&mut c_todo[at..][..nu], &mut tanh_c[t * b * n + at..][..nu]),
+                        (
+                            &mut c_todo[at..][..nu],
+                            &mut tanh_c[t * b * n + at..][..nu],
+                        ),
                         &mut h_new[at..][..nu],
                         (&mut gates[(t * b + rr) * G * n..][..G * n], jl),
                     );
@@ -306,20 +332,23 @@ fn forward_units<S: Simd>(
     // Every part into v5's buffers, so that the cache is v5's.
     for (k, (r, o)) in parts.iter().zip(outs).enumerate() {
         let n = r.len();
-        let og = Array2::from_shape_vec((t_len * b, G * n), o.gates).expect("[T·B, 4n]");
+        let og =
+            Array2::from_shape_vec((t_len * b, G * n), o.gates).expect("[T·B, 4n]");
         for g in 0..G {
             let cols = g * h + r.start..g * h + r.end;
             gates
                 .slice_mut(s![.., cols])
                 .assign(&og.slice(s![.., g * n..(g + 1) * n]));
         }
-        let oc = Array2::from_shape_vec(((t_len + 1) * b, n), o.c).expect("[(T+1)·B, n]");
+        let oc =
+            Array2::from_shape_vec(((t_len + 1) * b, n), o.c).expect("[(T+1)·B, n]");
         c.slice_mut(s![.., r.clone()]).assign(&oc);
         let ot = Array2::from_shape_vec((t_len * b, n), o.tanh_c).expect("[T·B, n]");
         tanh_c.slice_mut(s![.., r.clone()]).assign(&ot);
         for t in 1..=t_len {
             let part = hs[t * np + k].get().expect("every step was done");
-            let part = ndarray::ArrayView2::from_shape((b, n), part).expect("[B, n]");
+            let part =
+                ndarray::ArrayView2::from_shape((b, n), part).expect("[B, n]");
             xh.slice_mut(s![t * b..(t + 1) * b, i + r.start..i + r.end])
                 .assign(&part);
         }
@@ -346,7 +375,8 @@ struct Backward<'a> {
     /// `dy` as `[T·B, H]`.
     dy: &'a [f32],
     ds_n: &'a LstmState,
-    /// `dgates_t` of part `k` (`[B, 4·|J_k|]`, blocks i, f, g, o) in slot `t·parts + k`.
+    /// `dgates_t` of part `k` (`[B, 4·|J_k|]`, blocks i, f, g, o) in slot
+    /// `t·parts + k`.
     dgs: &'a [Slot],
     failed: &'a AtomicBool,
 }
@@ -356,8 +386,8 @@ fn four(row: &mut [f32]) -> [&mut [f32]; 4] {
     crate::rows::blocks::<4>(row)
 }
 
-/// One thread's units over the whole sequence, backward: its parts of `dgates_t` go to the
-/// slots; its parts of `dh_0` and `dc_0` come back.
+/// One thread's units over the whole sequence, backward: its parts of `dgates_t` go
+/// to the slots; its parts of `dh_0` and `dc_0` come back.
 fn part_backward<S: Simd>(f: &Backward<'_>, k: usize) -> (Vec<f32>, Vec<f32>) {
     let (h, b, np, bh) = (f.h, f.b, f.parts.len(), f.b * f.h);
     let (ja, n) = (f.parts[k].start, f.parts[k].len());
@@ -405,12 +435,20 @@ fn part_backward<S: Simd>(f: &Backward<'_>, k: usize) -> (Vec<f32>, Vec<f32>) {
             for (r0, m) in row_tiles(b, mr) {
                 let acc = &mut tile[..m * nb];
                 acc.fill(0.0);
-                // dh_{t-1} = dgates_t · W_hh: each part's four gate blocks are rows of the panel.
+                // dh_{t-1} = dgates_t · W_hh: each part's four gate blocks are rows
+                // of the panel.
                 for (j, dgj) in now.iter().enumerate() {
                     let (pj, nj) = (f.parts[j].start, f.parts[j].len());
                     for g in 0..G {
                         let a = &dgj[r0 * G * nj + g * nj..];
-                        S::tile::<NV_BACK>(m, nj, a, G * nj, &panel[(g * h + pj) * nb..], acc);
+                        S::tile::<NV_BACK>(
+                            m,
+                            nj,
+                            a,
+                            G * nj,
+                            &panel[(g * h + pj) * nb..],
+                            acc,
+                        );
                     }
                 }
                 for r in 0..m {
@@ -424,7 +462,8 @@ fn part_backward<S: Simd>(f: &Backward<'_>, k: usize) -> (Vec<f32>, Vec<f32>) {
                         *d += y; // the gradient from the output y_{t-1}
                     }
                     let gr = &g_all[((t - 1) * b + rr) * G * h..][..G * h];
-                    let [dgi, dgf, dgg, dgo] = four(&mut dg_prev[rr * G * n..][..G * n]);
+                    let [dgi, dgf, dgg, dgo] =
+                        four(&mut dg_prev[rr * G * n..][..G * n]);
                     row_backward(
                         std::array::from_fn(|q| &gr[q * h + j0..][..nu]),
                         &cs[at..][..nu],
@@ -479,10 +518,14 @@ fn backward_units<S: Simd>(
         let n = r.len();
         for t in 0..t_len {
             let part = dgs[t * np + k].get().expect("every step was done");
-            let part = ndarray::ArrayView2::from_shape((b, G * n), part).expect("[B, 4n]");
+            let part =
+                ndarray::ArrayView2::from_shape((b, G * n), part).expect("[B, 4n]");
             for g in 0..G {
                 dgates
-                    .slice_mut(s![t * b..(t + 1) * b, g * h + r.start..g * h + r.end])
+                    .slice_mut(s![
+                        t * b..(t + 1) * b,
+                        g * h + r.start..g * h + r.end
+                    ])
                     .assign(&part.slice(s![.., g * n..(g + 1) * n]));
             }
         }

@@ -1,5 +1,5 @@
-//! Instructor-only tests for chapter 6: the versions on another shape, seed and thread count;
-//! `fast_exp` at chosen points; the batch split on a wider grid.
+//! Instructor-only tests for chapter 6: the versions on another shape, seed and
+//! thread count; `fast_exp` at chosen points; the batch split on a wider grid.
 
 use ch06_fused::act::fast_exp;
 use ch06_fused::runners::{CellKind, Shape, check, runners};

@@ -1,5 +1,5 @@
-//! Instructor-only tests for chapter 7: the adding problem's generator on the shortest lengths
-//! and many sequences, and the last-step loss on another shape.
+//! Instructor-only tests for chapter 7: the adding problem's generator on the
+//! shortest lengths and many sequences, and the last-step loss on another shape.
 
 use ch00_foundations::gradcheck::assert_gradient;
 use ch00_foundations::rng::{seeded_rng, uniform_array};
