@@ -310,6 +310,14 @@ fn the_real_book_builds_clean() {
     assert!(ch00.contains(r#"class="katex-display""#));
     assert!(!ch00.contains("$$"));
     assert!(ch00.contains("figures/ch00-gradcheck-eps.svg"));
+    // Every figure is numbered and captioned, chapter by chapter.
+    assert!(ch00.contains(r##"<a href="#figure-0-1">Figure 0.1</a>: Relative error"##));
+    let ch07 = std::fs::read_to_string(out.path().join("html/ch07-experiments.html")).unwrap();
+    assert!(ch07.matches(r#"<figure class="book-figure""#).count() >= 7);
+    assert!(
+        !ch07.contains("<p><img"),
+        "an image outside a numbered figure"
+    );
     assert!(
         out.path()
             .join("html/figures/ch00-gradcheck-eps.svg")

@@ -56,18 +56,17 @@ fn closes(line: &str, c: char, n: usize) -> bool {
 
 /// The fenced code blocks of `markdown`: for each, the line range of its body (0-based, the
 /// fences excluded) and its info string.
-fn code_blocks(lines: &[&str]) -> Vec<(usize, std::ops::Range<usize>, String)> {
+pub(super) fn code_blocks(lines: &[&str]) -> Vec<(usize, std::ops::Range<usize>, String)> {
     let mut out = Vec::new();
     let mut k = 0;
     while k < lines.len() {
-        if let Some((indent, c, n)) = fence_of(lines[k]) {
+        if let Some((_, c, n)) = fence_of(lines[k]) {
             let info = lines[k].trim_start()[n..].trim().to_string();
             let start = k + 1;
             let mut end = start;
             while end < lines.len() && !closes(lines[end], c, n) {
                 end += 1;
             }
-            let _ = indent;
             out.push((k, start..end, info));
             k = end + 1;
         } else {
@@ -142,7 +141,7 @@ impl Preprocessor for Captions {
 }
 
 /// The number of the chapter a page is (`ch04-lstm.md` → `4`), if it is one.
-fn chapter_number(ch_path: &Path) -> Option<u32> {
+pub(super) fn chapter_number(ch_path: &Path) -> Option<u32> {
     let name = ch_path.file_name()?.to_str()?;
     let digits: String = name
         .strip_prefix("ch")?
@@ -281,6 +280,7 @@ impl Preprocessor for Widths {
                 .path
                 .as_ref()
                 .map_or_else(|| ch.name.clone(), |p| p.display().to_string());
+            ch.content = fold_long_docs(&ch.content);
             problems.extend(too_wide(&ch.content, &what));
         });
         if problems.is_empty() {
@@ -295,6 +295,62 @@ impl Preprocessor for Widths {
         }
     }
 }
+
+/// `markdown` with every run of more than [`DOC_LINES`] doc-comment lines (`///` or `//!`)
+/// in a Rust listing cut to its first paragraph (at most [`DOC_KEPT`] lines) and one line
+/// saying how many more the source holds: the caption links to it, and the page's prose
+/// explains the code. A long doc comment would push the code itself off the screen.
+pub fn fold_long_docs(markdown: &str) -> String {
+    let lines: Vec<&str> = markdown.split_inclusive('\n').collect();
+    let bare: Vec<&str> = lines.iter().map(|l| l.trim_end_matches('\n')).collect();
+    let is_doc = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("///") || t.starts_with("//!")
+    };
+    let mut out = String::with_capacity(markdown.len());
+    let mut next = 0;
+    for (_, body, info) in code_blocks(&bare) {
+        if !matches!(info.split([',', ' ']).next().unwrap_or(""), "" | "rust") {
+            continue;
+        }
+        let mut k = body.start;
+        while k < body.end {
+            if !is_doc(bare[k]) {
+                k += 1;
+                continue;
+            }
+            let run = k..(k..body.end)
+                .find(|&j| !is_doc(bare[j]))
+                .unwrap_or(body.end);
+            if run.len() > DOC_LINES {
+                let keep = bare[run.clone()]
+                    .iter()
+                    .take(DOC_KEPT)
+                    .take_while(|l| !matches!(l.trim(), "///" | "//!"))
+                    .count()
+                    .max(1);
+                let first = bare[run.start];
+                let prefix = &first[..first.len() - first.trim_start().len() + 3];
+                lines[next..run.start + keep]
+                    .iter()
+                    .for_each(|l| out.push_str(l));
+                out.push_str(&format!(
+                    "{prefix} … ({} more lines of documentation in the source)\n",
+                    run.len() - keep
+                ));
+                next = run.end;
+            }
+            k = run.end;
+        }
+    }
+    lines[next..].iter().for_each(|l| out.push_str(l));
+    out
+}
+
+/// A listing shows a doc comment of at most this many lines whole.
+pub const DOC_LINES: usize = 8;
+/// Of a longer one it shows at most this many lines, its first paragraph.
+pub const DOC_KEPT: usize = 4;
 
 /// Every line of a fenced code block of `markdown` wider than [`LISTING_COLUMNS`], described.
 pub fn too_wide(markdown: &str, what: &str) -> Vec<String> {
@@ -373,6 +429,33 @@ pub(super) fn write_source_pages(out: &Path, files: &BTreeSet<(String, PathBuf)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_doc_comment_is_cut_to_its_first_paragraph() {
+        let long: String = (1..=10).map(|k| format!("    /// line {k}\n")).collect();
+        let md = format!(
+            "```rust\n    /// short\n    fn a() {{}}\n{long}    fn b() {{}}\n```\n\n\
+             ```text\n{long}```\n"
+        );
+        let out = fold_long_docs(&md);
+        assert!(out.contains("    /// short\n    fn a() {}\n"));
+        assert!(out.contains(
+            "    /// line 4\n    /// … (6 more lines of documentation in the source)\n    fn b"
+        ));
+        assert!(!out[..out.find("```text").unwrap()].contains("line 5"));
+        // Other languages are left alone; so is a comment of DOC_LINES lines.
+        assert!(out.ends_with(&format!("```text\n{long}```\n")));
+        let eight: String = (1..=DOC_LINES).map(|k| format!("//! {k}\n")).collect();
+        let md = format!("```rust\n{eight}```\n");
+        assert_eq!(fold_long_docs(&md), md);
+        // The first paragraph ends at an empty doc line.
+        let para =
+            "```rust\n/// one\n/// two\n///\n/// 4\n/// 5\n/// 6\n/// 7\n/// 8\n/// 9\n```\n";
+        assert_eq!(
+            fold_long_docs(para),
+            "```rust\n/// one\n/// two\n/// … (7 more lines of documentation in the source)\n```\n"
+        );
+    }
 
     #[test]
     fn a_wide_line_is_named_and_hidden_lines_and_prose_are_not_counted() {

@@ -13,14 +13,17 @@
 //! 4. every exercise's solution in a listing is folded behind a "Show the solution" toggle (in a
 //!    student edition's book: replaced by its `todo!`; see [`solutions`]), after mdBook's `links`
 //!    has included the code;
-//! 5. every warning or error that mdBook logs while building fails the build;
-//! 6. the output is scanned: every local link, image, script and stylesheet (and each `url()` in a
+//! 5. every listing is captioned with its file and anchor and no listing line is wider than the
+//!    page (see [`listings`]); every figure is numbered and captioned (see [`figure_captions`]);
+//! 6. every warning or error that mdBook logs while building fails the build;
+//! 7. the output is scanned: every local link, image, script and stylesheet (and each `url()` in a
 //!    stylesheet) must resolve, a `#fragment` must name an `id` in its target page, and no page may
 //!    load anything from another host.
 //!
 //! The book is built into a staging folder and moved into place only when every check passes, so a
 //! failed build leaves the last good book untouched.
 
+pub mod figure_captions;
 mod includes;
 mod links;
 pub mod listings;
@@ -144,7 +147,12 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
     // the CDN stylesheet back on.
     let mut config =
         Config::from_disk(&toml).with_context(|| format!("cannot read {}", toml.display()))?;
-    for name in [listings::CAPTIONS, listings::WIDTHS, solutions::NAME] {
+    for name in [
+        listings::CAPTIONS,
+        listings::WIDTHS,
+        figure_captions::NAME,
+        solutions::NAME,
+    ] {
         if config.contains_key(&format!("preprocessor.{name}")) {
             bail!(
                 "book.toml: remove [preprocessor.{name}]; the builder runs its own, in its place"
@@ -190,6 +198,7 @@ pub fn build_book_into(book_dir: &Path, out_dir: Option<&Path>) -> Result<BuildR
         // A name that book.toml does not know is appended, so it runs last: after `links` has
         // included the code (and after KaTeX, which leaves code blocks alone).
         md.with_preprocessor(listings::Widths);
+        md.with_preprocessor(figure_captions::Captions);
         // A student edition's book strips what its pages still hold (its code is stripped).
         let in_edition = book_dir
             .parent()

@@ -1,12 +1,11 @@
 //! Chapter 1's figure: the RNN unrolled over four time steps.
 
 use anyhow::Result;
-use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Figure;
-use super::style::{BLUE, FONT, GREY, HEIGHT, ORANGE, WIDTH, plot_err, svg_document};
+use super::diagram::{arrow, chip, sub, text, text_left};
+use super::style::{BLUE, GREY, HEIGHT, ORANGE, WIDTH, plot_err, svg_document};
 
 /// Chapter 1's figures.
 pub fn figures() -> Vec<Figure> {
@@ -29,67 +28,6 @@ const CELL_BOTTOM: i32 = 308;
 const OUT_W: i32 = 84;
 const OUT_TOP: i32 = 112;
 const OUT_BOTTOM: i32 = 150;
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-
-/// `s` centred at `at`.
-fn text(area: &Area<'_>, s: &str, at: (i32, i32), size: u32, color: RGBColor) -> Result<()> {
-    text_at(area, s, at, size, color, HPos::Center)
-}
-
-/// `s` starting at `at`.
-fn text_left(area: &Area<'_>, s: &str, at: (i32, i32), size: u32, color: RGBColor) -> Result<()> {
-    text_at(area, s, at, size, color, HPos::Left)
-}
-
-fn text_at(
-    area: &Area<'_>,
-    s: &str,
-    at: (i32, i32),
-    size: u32,
-    color: RGBColor,
-    h: HPos,
-) -> Result<()> {
-    let style = TextStyle::from((FONT, size).into_font())
-        .color(&color)
-        .pos(Pos::new(h, VPos::Center));
-    area.draw(&Text::new(s.to_string(), at, style))
-        .map_err(plot_err)
-}
-
-/// A straight arrow from `from` to `to`, horizontal or vertical, with a filled head at `to`.
-fn arrow(area: &Area<'_>, from: (i32, i32), to: (i32, i32), color: RGBColor) -> Result<()> {
-    let (dx, dy) = ((to.0 - from.0).signum(), (to.1 - from.1).signum());
-    let (len, half) = (9, 5);
-    let base = (to.0 - dx * len, to.1 - dy * len);
-    area.draw(&PathElement::new(vec![from, base], color.stroke_width(2)))
-        .map_err(plot_err)?;
-    // The head's two back corners sit on the perpendicular through `base`.
-    let head = vec![
-        to,
-        (base.0 - dy * half, base.1 + dx * half),
-        (base.0 + dy * half, base.1 - dx * half),
-    ];
-    area.draw(&Polygon::new(head, color.filled()))
-        .map_err(plot_err)
-}
-
-/// A small coloured tag carrying a parameter's name, drawn inside a box.
-fn chip(
-    area: &Area<'_>,
-    label: &str,
-    center: (i32, i32),
-    width: i32,
-    color: RGBColor,
-) -> Result<()> {
-    let (cx, cy) = center;
-    area.draw(&Rectangle::new(
-        [(cx - width / 2, cy - 11), (cx + width / 2, cy + 11)],
-        color.filled(),
-    ))
-    .map_err(plot_err)?;
-    text(area, label, center, 15, WHITE)
-}
 
 /// Chapter 1: the cell repeated for t = 1..4, sharing one set of parameters.
 fn unrolled() -> Result<String> {
@@ -210,30 +148,10 @@ fn unrolled() -> Result<String> {
     })
 }
 
-/// A small number as Unicode subscript digits (`3` → `₃`).
-fn sub(n: i32) -> String {
-    n.to_string()
-        .chars()
-        .map(|c| {
-            char::from_u32('₀' as u32 + c.to_digit(10).expect("a digit")).expect("a subscript")
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The text of every `<text>` element, trimmed, in drawing order.
-    fn labels(svg: &str) -> Vec<String> {
-        svg.split("<text")
-            .skip(1)
-            .filter_map(|rest| {
-                let body = &rest[rest.find('>')? + 1..];
-                Some(body[..body.find("</text>")?].trim().to_string())
-            })
-            .collect()
-    }
+    use crate::figures::diagram::labels;
 
     #[test]
     fn the_unrolled_graph_draws_four_cells_with_shared_parameters() {
@@ -256,11 +174,5 @@ mod tests {
         // Four cells and four output boxes, each drawn as a fill and an outline, plus the legend
         // and the parameter tags: every box is a <rect>.
         assert!(svg.matches("<rect").count() >= 4 * 4 + 4 * 3 + 2);
-    }
-
-    #[test]
-    fn subscripts_are_unicode_digits() {
-        assert_eq!(sub(0), "₀");
-        assert_eq!(sub(12), "₁₂");
     }
 }

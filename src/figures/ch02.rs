@@ -6,15 +6,27 @@ use anyhow::{Context, Result, ensure};
 use plotters::prelude::*;
 
 use super::Figure;
-use super::style::{BLUE, FONT, ORANGE, SKY, draw_axes, draw_legend, plot_err, svg_document};
+use super::diagram::{
+    Area, NODE_R, arrow, chip, frame, labelled_box, node, path_arrow, sub, text, text_left,
+};
+use super::style::{
+    BLUE, FONT, GREEN, GREY, ORANGE, SKY, draw_axes, draw_legend, plot_err, svg_document,
+    svg_document_sized,
+};
 use ch03_clipping::train_log::TrainLog;
 
 /// Chapter 2's figures.
 pub fn figures() -> Vec<Figure> {
-    vec![Figure {
-        file: "ch02-train-loss.svg",
-        draw: train_loss,
-    }]
+    vec![
+        Figure {
+            file: "ch02-train-loss.svg",
+            draw: train_loss,
+        },
+        Figure {
+            file: "ch02-bptt-paths.svg",
+            draw: bptt_paths,
+        },
+    ]
 }
 
 /// The committed log of `rnnbook train rnn` (made once, by the command in `train-rnn.json` next
@@ -137,9 +149,171 @@ pub(crate) fn train_loss_from(path: &Path) -> Result<String> {
     })
 }
 
+/// The BPTT diagram: steps drawn, the left edge of the first cell, and from one cell to the next.
+const STEPS: i32 = 4;
+const X0: i32 = 110;
+const PITCH: i32 = 210;
+/// Cell boxes.
+const CELL_W: i32 = 150;
+const CELL_TOP: i32 = 110;
+const CELL_BOTTOM: i32 = 300;
+/// Height of the `+` where the two paths into `h_t` meet, and of `da`.
+const SUM_Y: i32 = CELL_TOP + 34;
+const DA_Y: i32 = CELL_TOP + 146;
+/// The box where every step's contribution to the parameter gradients is added.
+const ACC_TOP: i32 = 350;
+const ACC_BOTTOM: i32 = 430;
+
+/// Chapter 2: the backward pass over the unrolled RNN, steps t = T … 1: `dy_t` from each
+/// output, `dh_next` from the step after, through tanh' into `da`, and `da` added into the
+/// gradients of the shared weights.
+fn bptt_paths() -> Result<String> {
+    let width = X0 + STEPS * PITCH - (PITCH - CELL_W) + 70;
+    svg_document_sized((width as u32, 470), |root| {
+        text(
+            root,
+            "Backpropagation through time: the gradient runs back from t = T to t = 1",
+            (width / 2, 24),
+            20,
+            BLACK,
+        )?;
+        for k in 0..STEPS {
+            bptt_step(root, k + 1)?;
+        }
+        // dh_n enters the last step from the right; dh_0 leaves the first on the left.
+        let last_cx = X0 + (STEPS - 1) * PITCH + CELL_W / 2;
+        arrow(root, (width - 10, SUM_Y), (last_cx + NODE_R, SUM_Y), BLACK)?;
+        text(root, "dh_n", (width - 34, SUM_Y - 14), 15, BLACK)?;
+        let gap_x = X0 - (PITCH - CELL_W) / 2;
+        path_arrow(
+            root,
+            &[(gap_x, DA_Y - 11), (gap_x, SUM_Y), (14, SUM_Y)],
+            BLACK,
+        )?;
+        text(root, "dh₀", (34, SUM_Y - 14), 15, BLACK)?;
+
+        // Every step adds into the same three gradients.
+        let right = X0 + (STEPS - 1) * PITCH + CELL_W;
+        frame(root, (X0, ACC_TOP), (right, ACC_BOTTOM), GREEN, 0.10)?;
+        let third = (right - X0) / 3;
+        for (j, (math, code)) in [
+            ("dW_ih += daᵀ xₜ", "dweight_ih"),
+            ("dW_hh += daᵀ hₜ₋₁", "dweight_hh"),
+            ("db_ih, db_hh += Σ_b da", "dbias_ih, dbias_hh"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let cx = X0 + third * j as i32 + third / 2;
+            text(root, math, (cx, ACC_TOP + 30), 16, BLACK)?;
+            text(root, code, (cx, ACC_TOP + 56), 14, GREY)?;
+        }
+        text(
+            root,
+            "one set of gradients for the shared weights: each step adds its term (+=)",
+            (width / 2, ACC_BOTTOM + 22),
+            14,
+            GREY,
+        )?;
+        Ok(())
+    })
+}
+
+/// One step of [`bptt_paths`], `t` from 1.
+fn bptt_step(root: &Area<'_>, t: i32) -> Result<()> {
+    let left = X0 + (t - 1) * PITCH;
+    let cx = left + CELL_W / 2;
+    frame(
+        root,
+        (left, CELL_TOP),
+        (left + CELL_W, CELL_BOTTOM),
+        BLUE,
+        0.10,
+    )?;
+    text_left(
+        root,
+        &format!("t = {t}"),
+        (left + 6, CELL_TOP + 14),
+        13,
+        GREY,
+    )?;
+
+    // dy_t comes down from the output layer into the sum.
+    text(root, &format!("dy{}", sub(t)), (cx, 62), 17, ORANGE)?;
+    arrow(root, (cx, 74), (cx, SUM_Y - NODE_R), ORANGE)?;
+    node(root, "+", (cx, SUM_Y))?;
+    if t < STEPS {
+        // What step t + 1 sent back, entering from the right.
+        text(root, "dh_next", (cx + 44, SUM_Y - 15), 13, BLACK)?;
+    }
+
+    // dh, through tanh', is da.
+    let tanh_y = SUM_Y + 52;
+    arrow(root, (cx, SUM_Y + NODE_R), (cx, tanh_y - 11), BLACK)?;
+    text_left(root, "dh", (cx + 7, SUM_Y + 26), 14, BLACK)?;
+    labelled_box(
+        root,
+        &format!("⊙ (1 − h{}²)", sub(t)),
+        (cx, tanh_y),
+        (112, 24),
+        GREY,
+        15,
+    )?;
+    text_left(root, "tanh′", (cx + 7, tanh_y + 25), 13, GREY)?;
+    arrow(root, (cx, tanh_y + 12), (cx, DA_Y - 12), BLACK)?;
+    labelled_box(root, "da", (cx, DA_Y), (40, 24), BLACK, 15)?;
+
+    // da · W_hh goes back to the step before, as its dh_next.
+    let gap_x = left - (PITCH - CELL_W) / 2;
+    arrow(root, (cx - 20, DA_Y), (gap_x + 23, DA_Y), BLACK)?;
+    chip(root, "W_hh", (gap_x, DA_Y), 46, BLUE)?;
+    if t > 1 {
+        let prev_cx = cx - PITCH;
+        path_arrow(
+            root,
+            &[
+                (gap_x, DA_Y - 11),
+                (gap_x, SUM_Y),
+                (prev_cx + NODE_R, SUM_Y),
+            ],
+            BLACK,
+        )?;
+    }
+
+    // da is added into the parameter gradients.
+    arrow(root, (cx, DA_Y + 12), (cx, ACC_TOP), GREEN)?;
+    text_left(root, "+=", (cx + 7, (CELL_BOTTOM + ACC_TOP) / 2), 15, GREEN)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bptt_diagram_shows_both_paths_and_the_sums() {
+        use crate::figures::diagram::labels;
+        let svg = bptt_paths().unwrap();
+        let labels = labels(&svg);
+        let count = |s: &str| labels.iter().filter(|l| l.as_str() == s).count();
+        for t in 1..=STEPS {
+            assert_eq!(count(&format!("dy{}", sub(t))), 1, "dy_{t} in {labels:?}");
+            assert_eq!(count(&format!("⊙ (1 − h{}²)", sub(t))), 1);
+        }
+        assert_eq!(count("dh_next"), STEPS as usize - 1);
+        assert_eq!(count("W_hh"), STEPS as usize);
+        assert_eq!(count("da"), STEPS as usize);
+        assert_eq!(count("+="), STEPS as usize);
+        for s in [
+            "dh_n",
+            "dh₀",
+            "dW_ih += daᵀ xₜ",
+            "dW_hh += daᵀ hₜ₋₁",
+            "dweight_hh",
+        ] {
+            assert_eq!(count(s), 1, "{s} in {labels:?}");
+        }
+    }
 
     #[test]
     fn the_centred_mean_shrinks_its_window_at_the_ends() {

@@ -5,8 +5,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Figure;
+use super::diagram::{
+    Area, NODE_R, arrow, dot, frame, node, path_arrow, text, text_left, text_right,
+};
 use super::style::{
-    AXIS_TEXT, BLUE, BookMesh, FONT, GREEN, ORANGE, draw_axes, draw_legend, plot_err, svg_document,
+    AXIS_TEXT, BLUE, BookMesh, FONT, GREEN, GREY, ORANGE, PURPLE, draw_axes, draw_legend, plot_err,
+    svg_document, svg_document_sized,
 };
 
 /// Chapter 4's figures.
@@ -19,6 +23,10 @@ pub fn figures() -> Vec<Figure> {
         Figure {
             file: "ch04-gradient-flow.svg",
             draw: gradient_flow,
+        },
+        Figure {
+            file: "ch04-lstm-cell.svg",
+            draw: lstm_cell,
         },
     ]
 }
@@ -231,10 +239,176 @@ fn gradient_flow() -> Result<String> {
     })
 }
 
+/// The LSTM diagram: the carousel's height, and where the gate boxes sit.
+const CAROUSEL_Y: i32 = 104;
+const GATE_Y: i32 = 268;
+/// The pre-activation box.
+const PRE_TOP: i32 = 338;
+const PRE_BOTTOM: i32 = 378;
+
+/// A gate box of [`lstm_cell`]: its equation, the rows of `weight_ih`/`weight_hh` it uses.
+fn gate_box(root: &Area<'_>, cx: i32, eq: &str, rows: &str, color: RGBColor) -> Result<()> {
+    frame(
+        root,
+        (cx - 54, GATE_Y - 24),
+        (cx + 54, GATE_Y + 24),
+        color,
+        0.12,
+    )?;
+    text(root, eq, (cx, GATE_Y - 8), 16, BLACK)?;
+    text(root, rows, (cx, GATE_Y + 12), 12, GREY)?;
+    // Its pre-activation block comes up from the box below.
+    arrow(root, (cx, PRE_TOP), (cx, GATE_Y + 24), BLACK)
+}
+
+/// Chapter 4: one LSTM step. `x_t` and `h_{t-1}` give the four pre-activation blocks; each gate
+/// applies its activation; the cell state runs along the top, `⊙ f` then `+ i ⊙ g`; `h_t` is
+/// `o ⊙ tanh(c_t)`.
+fn lstm_cell() -> Result<String> {
+    let (width, height) = (820, 500);
+    svg_document_sized((width as u32, height as u32), |root| {
+        text(
+            root,
+            "One LSTM step: four gate blocks, and the cell state along the top",
+            (width / 2, 24),
+            20,
+            BLACK,
+        )?;
+        let (left, right) = (150, 730);
+        frame(root, (left, 62), (right, 400), BLUE, 0.06)?;
+
+        // x-positions: gates f, i, g, o; the nodes above them.
+        let (xf, xi, xg, xo) = (250, 370, 510, 630);
+        let (x_plus, x_tanh) = (440, 690);
+        let (mul_y, out_y) = (184, 206);
+
+        // The carousel: c_{t-1} → ⊙ f → + i⊙g → c_t.
+        text(root, "cₜ₋₁", (40, CAROUSEL_Y - 16), 17, BLACK)?;
+        arrow(root, (20, CAROUSEL_Y), (xf - NODE_R, CAROUSEL_Y), BLACK)?;
+        node(root, "⊙", (xf, CAROUSEL_Y))?;
+        arrow(
+            root,
+            (xf + NODE_R, CAROUSEL_Y),
+            (x_plus - NODE_R, CAROUSEL_Y),
+            BLACK,
+        )?;
+        node(root, "+", (x_plus, CAROUSEL_Y))?;
+        arrow(
+            root,
+            (x_plus + NODE_R, CAROUSEL_Y),
+            (width - 16, CAROUSEL_Y),
+            BLACK,
+        )?;
+        text(root, "cₜ", (width - 40, CAROUSEL_Y - 16), 17, BLACK)?;
+        text(
+            root,
+            "the carousel: cₜ = f ⊙ cₜ₋₁ + i ⊙ g",
+            ((xf + x_plus) / 2 + 20, 80),
+            14,
+            GREY,
+        )?;
+
+        // f scales the old cell state; i ⊙ g is added to it.
+        arrow(root, (xf, GATE_Y - 24), (xf, CAROUSEL_Y + NODE_R), BLACK)?;
+        text_left(root, "f", (xf + 7, 200), 15, BLACK)?;
+        node(root, "⊙", (x_plus, mul_y))?;
+        path_arrow(
+            root,
+            &[(xi, GATE_Y - 24), (xi, mul_y), (x_plus - NODE_R, mul_y)],
+            BLACK,
+        )?;
+        text_left(root, "i", (xi + 7, 214), 15, BLACK)?;
+        path_arrow(
+            root,
+            &[(xg, GATE_Y - 24), (xg, mul_y), (x_plus + NODE_R, mul_y)],
+            BLACK,
+        )?;
+        text_left(root, "g", (xg + 7, 214), 15, BLACK)?;
+        arrow(
+            root,
+            (x_plus, mul_y - NODE_R),
+            (x_plus, CAROUSEL_Y + NODE_R),
+            BLACK,
+        )?;
+        text_left(root, "i ⊙ g", (x_plus + 7, 144), 14, BLACK)?;
+
+        // h_t = o ⊙ tanh(c_t).
+        dot(root, (x_tanh, CAROUSEL_Y), BLACK)?;
+        arrow(root, (x_tanh, CAROUSEL_Y), (x_tanh, 134), BLACK)?;
+        frame(root, (x_tanh - 26, 134), (x_tanh + 26, 158), GREY, 0.10)?;
+        text(root, "tanh", (x_tanh, 146), 15, BLACK)?;
+        arrow(root, (x_tanh, 158), (x_tanh, out_y - NODE_R), BLACK)?;
+        node(root, "⊙", (x_tanh, out_y))?;
+        path_arrow(
+            root,
+            &[(xo, GATE_Y - 24), (xo, out_y), (x_tanh - NODE_R, out_y)],
+            BLACK,
+        )?;
+        text_left(root, "o", (xo + 7, 232), 15, BLACK)?;
+        arrow(root, (x_tanh + NODE_R, out_y), (width - 16, out_y), BLACK)?;
+        text_right(root, "hₜ = yₜ", (width - 14, out_y - 16), 17, BLACK)?;
+
+        // The gates: columns of a, i.e. row blocks of weight_ih and weight_hh, in order i, f, g, o.
+        gate_box(root, xf, "f = σ(a_f)", "rows H..2H", GREEN)?;
+        gate_box(root, xi, "i = σ(a_i)", "rows 0..H", GREEN)?;
+        gate_box(root, xg, "g = tanh(a_g)", "rows 2H..3H", PURPLE)?;
+        gate_box(root, xo, "o = σ(a_o)", "rows 3H..4H", GREEN)?;
+
+        // The pre-activations of all four blocks, one product each side.
+        frame(root, (190, PRE_TOP), (690, PRE_BOTTOM), ORANGE, 0.12)?;
+        text(
+            root,
+            "a = xₜ W_ihᵀ + b_ih + hₜ₋₁ W_hhᵀ + b_hh",
+            (420, (PRE_TOP + PRE_BOTTOM) / 2),
+            16,
+            BLACK,
+        )?;
+        text_right(root, "[B, 4H]", (682, (PRE_TOP + PRE_BOTTOM) / 2), 14, GREY)?;
+        text(root, "hₜ₋₁", (40, 344), 17, BLACK)?;
+        arrow(root, (20, 358), (190, 358), BLACK)?;
+        arrow(root, (300, 450), (300, PRE_BOTTOM), BLACK)?;
+        text_left(root, "xₜ", (308, 440), 17, BLACK)?;
+        text(
+            root,
+            "σ: sigmoid; ⊙: entry by entry; column blocks i, f, g, o of a = row blocks of \
+             weight_ih, weight_hh",
+            (width / 2, 478),
+            13,
+            GREY,
+        )?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::figures::drawn_unless_unsolved;
+
+    #[test]
+    fn the_lstm_cell_diagram_names_every_gate_and_the_carousel() {
+        let svg = lstm_cell().unwrap();
+        let labels = crate::figures::diagram::labels(&svg);
+        for s in [
+            "i = σ(a_i)",
+            "f = σ(a_f)",
+            "g = tanh(a_g)",
+            "o = σ(a_o)",
+            "rows 0..H",
+            "rows 3H..4H",
+            "cₜ₋₁",
+            "cₜ",
+            "hₜ₋₁",
+            "xₜ",
+            "hₜ = yₜ",
+            "the carousel: cₜ = f ⊙ cₜ₋₁ + i ⊙ g",
+            "a = xₜ W_ihᵀ + b_ih + hₜ₋₁ W_hhᵀ + b_hh",
+            "[B, 4H]",
+        ] {
+            assert!(labels.iter().any(|l| l == s), "{s} in {labels:?}");
+        }
+        assert_eq!(labels.iter().filter(|l| *l == "⊙").count(), 3);
+    }
 
     #[test]
     fn the_errata_bars_and_the_flow_curves_are_all_there() {

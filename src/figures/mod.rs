@@ -26,6 +26,7 @@ mod ch04;
 mod ch05;
 mod ch06;
 mod ch07;
+mod diagram;
 mod style;
 
 /// Every figure of the book, in chapter order. Each chapter's figures live in `chNN.rs`.

@@ -5,15 +5,20 @@
 //! ```console
 //! cargo run --release -p ch03-clipping --example clipping_experiment
 //! cargo run --release -p ch03-clipping --example clipping_experiment -- --seeds 2 3 4 5
+//! cargo run --release -p ch03-clipping --example clipping_experiment -- --sweep
 //! ```
 //!
 //! With `--seeds`, it runs the same experiment with other seeds and prints only the
-//! summaries (nothing is written).
+//! summaries (nothing is written). With `--sweep`, it runs seeds 1 to 8 (two at a
+//! time on two cores, and so on), prints their summaries and writes
+//! `chapters/ch03-clipping/data/clipping_seeds.csv`: each run's loss as a running
+//! mean over 100 steps, every 10 steps.
 
 use ch03_clipping::experiment::{
-    EXPERIMENT, ExperimentConfig, RunSummary, committed_csv_path, run_experiment,
-    summarize_rows, write_csv_atomic,
+    EXPERIMENT, ExperimentConfig, Row, RunSummary, committed_csv_path,
+    run_experiment, summarize_rows, write_csv_atomic,
 };
+use ch03_clipping::seeds;
 
 fn print_summary(name: &str, s: &RunSummary, c: &ExperimentConfig) {
     println!(
@@ -36,18 +41,53 @@ fn print_summary(name: &str, s: &RunSummary, c: &ExperimentConfig) {
     );
 }
 
+/// Runs the experiment for each seed, on as many threads as the machine has.
+fn run_seeds(c: &ExperimentConfig, seeds: &[u64]) -> Vec<(u64, Vec<Row>)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = Vec::with_capacity(seeds.len());
+    for chunk in seeds.chunks(threads) {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = chunk
+                .iter()
+                .map(|&seed| {
+                    let cs = ExperimentConfig { seed, ..*c };
+                    s.spawn(move || (seed, run_experiment(&cs, cs.steps)))
+                })
+                .collect();
+            out.extend(runs.into_iter().map(|r| r.join().expect("a run panicked")));
+        });
+    }
+    out
+}
+
+fn print_seed(seed: u64, rows: &[Row], c: &ExperimentConfig) {
+    let (u, k) = summarize_rows(rows, c.max_norm);
+    println!("seed {seed}:");
+    print_summary("unclipped", &u, c);
+    print_summary("clipped", &k, c);
+}
+
+enum Mode {
+    Committed,
+    Seeds(Vec<u64>),
+    Sweep,
+}
+
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let seeds: Option<Vec<u64>> = match args.first().map(String::as_str) {
-        None => None,
-        Some("--seeds") => Some(
+    let mode = match args.first().map(String::as_str) {
+        None => Mode::Committed,
+        Some("--seeds") => Mode::Seeds(
             args[1..]
                 .iter()
                 .map(|s| s.parse().expect("--seeds takes whole numbers"))
                 .collect(),
         ),
+        Some("--sweep") if args.len() == 1 => Mode::Sweep,
         Some(other) => {
-            panic!("unknown argument `{other}`; the only option is --seeds N...")
+            panic!(
+                "unknown argument `{other}`; the options are --seeds N... and --sweep"
+            )
         }
     };
     let c = EXPERIMENT;
@@ -57,26 +97,28 @@ fn main() -> std::io::Result<()> {
     println!(
         "loss of a model that knows the blanks but remembers nothing: {chance:.3} per character"
     );
-    match seeds {
-        None => {
+    match mode {
+        Mode::Committed => {
             let rows = run_experiment(&c, c.steps);
             let path = committed_csv_path();
             write_csv_atomic(&rows, &path)?;
             println!("wrote {} rows to {}", rows.len(), path.display());
-            let (u, k) = summarize_rows(&rows, c.max_norm);
-            println!("seed {}:", c.seed);
-            print_summary("unclipped", &u, &c);
-            print_summary("clipped", &k, &c);
+            print_seed(c.seed, &rows, &c);
         }
-        Some(seeds) => {
-            for seed in seeds {
-                let cs = ExperimentConfig { seed, ..c };
-                let (u, k) =
-                    summarize_rows(&run_experiment(&cs, cs.steps), cs.max_norm);
-                println!("seed {seed}:");
-                print_summary("unclipped", &u, &cs);
-                print_summary("clipped", &k, &cs);
+        Mode::Seeds(list) => {
+            for (seed, rows) in run_seeds(&c, &list) {
+                print_seed(seed, &rows, &c);
             }
+        }
+        Mode::Sweep => {
+            let mut sampled = Vec::new();
+            for (seed, rows) in run_seeds(&c, &seeds::SEEDS) {
+                print_seed(seed, &rows, &c);
+                sampled.extend(seeds::seed_rows(seed, &rows));
+            }
+            let path = seeds::committed_csv_path();
+            seeds::write_csv_atomic(&sampled, &path)?;
+            println!("wrote {} rows to {}", sampled.len(), path.display());
         }
     }
     Ok(())

@@ -294,13 +294,26 @@ pub fn summarize_rows(rows: &[Row], max_norm: f64) -> (RunSummary, RunSummary) {
 pub const CSV_HEADER: &str =
     "step,loss_unclipped,loss_clipped,grad_norm_unclipped,grad_norm_clipped";
 
-fn format_value(v: Option<f64>) -> String {
+/// One field of an experiment CSV: empty for a stopped run, `nan`, `inf`, `-inf`,
+/// or the shortest text that reads back to the same `f64`.
+pub(crate) fn format_value(v: Option<f64>) -> String {
     match v {
         None => String::new(), // the run had stopped
         Some(v) if v.is_nan() => "nan".into(),
         Some(v) if v == f64::INFINITY => "inf".into(),
         Some(v) if v == f64::NEG_INFINITY => "-inf".into(),
         Some(v) => format!("{v:e}"), // shortest text that reads back to the same f64
+    }
+}
+
+/// Reads what [`format_value`] wrote.
+pub(crate) fn parse_value(s: &str) -> Result<Option<f64>, String> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        s.parse::<f64>()
+            .map(Some)
+            .map_err(|_| format!("`{s}` is not a number"))
     }
 }
 
@@ -365,15 +378,7 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, CsvError> {
         let step = fields[0].parse().map_err(|_| {
             err(format!("step `{}` is not a whole number", fields[0]))
         })?;
-        let value = |s: &str| -> Result<Option<f64>, CsvError> {
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                s.parse::<f64>()
-                    .map(Some)
-                    .map_err(|_| err(format!("`{s}` is not a number")))
-            }
-        };
+        let value = |s: &str| parse_value(s).map_err(err);
         rows.push(Row {
             step,
             loss_unclipped: value(fields[1])?,
@@ -415,36 +420,36 @@ pub fn committed_csv_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/clipping_experiment.csv")
 }
 
+/// How far a value recomputed now may be from the committed one. On the machine
+/// that wrote the file they are bit-identical. Another CPU may pick another
+/// matrix-multiply kernel (FMA or not, another blocking), which rounds differently
+/// in the last bits; any change to the code or the settings moves the values by far
+/// more than this.
+#[cfg(test)]
+pub(crate) const REPRODUCE_RTOL: f64 = 1e-12;
+
+/// Whether a recomputed value `a` reproduces the committed `b`: both absent, both
+/// NaN, or within [`REPRODUCE_RTOL`].
+#[cfg(test)]
+pub(crate) fn reproduces(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) if a.is_nan() || b.is_nan() => a.is_nan() && b.is_nan(),
+        (Some(a), Some(b)) => a == b || (a - b).abs() <= REPRODUCE_RTOL * b.abs(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ch02_bptt::model::ModelGrads;
-
-    /// How far a value recomputed now may be from the committed one. On the machine
-    /// that wrote the file they are bit-identical. Another CPU may pick another
-    /// matrix-multiply kernel (FMA or not, another blocking), which rounds
-    /// differently in the last bits; any change to the code or the settings moves
-    /// the values by far more than this.
-    const REPRODUCE_RTOL: f64 = 1e-12;
 
     fn committed_rows() -> Vec<Row> {
         let path = committed_csv_path();
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         from_csv(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    fn same(a: Option<f64>, b: Option<f64>) -> bool {
-        match (a, b) {
-            (None, None) => true,
-            (Some(a), Some(b)) if a.is_nan() || b.is_nan() => {
-                a.is_nan() && b.is_nan()
-            }
-            (Some(a), Some(b)) => {
-                a == b || (a - b).abs() <= REPRODUCE_RTOL * b.abs()
-            }
-            _ => false,
-        }
     }
 
     #[test]
@@ -469,7 +474,7 @@ mod tests {
                 ),
             ] {
                 assert!(
-                    same(a, b),
+                    reproduces(a, b),
                     "step {}: {name} is {a:?} now but {b:?} in the committed CSV; rerun the example",
                     r.step
                 );

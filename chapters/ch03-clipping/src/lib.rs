@@ -7,6 +7,8 @@
 //!   2013), over every tensor of a gradient at once, refusing non-finite gradients;
 //! - [`experiment`]: the delayed echo trained with and without clipping, and its
 //!   committed CSV;
+//! - [`seeds`]: the same experiment over seeds 1 to 8, as running means of the loss,
+//!   and its committed CSV;
 //! - [`train`]: training any cell's character model one window at a time (truncated
 //!   BPTT, the mean loss per character, clipping, Adam), and [`train_log`], the log
 //!   of such a run.
@@ -14,6 +16,7 @@
 pub mod clip;
 pub mod dynamics;
 pub mod experiment;
+pub mod seeds;
 pub mod train;
 pub mod train_log;
 

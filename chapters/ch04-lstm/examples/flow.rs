@@ -37,6 +37,19 @@ fn main() {
         );
     }
     println!();
+    println!("forget bias +3, the path through h near the start of the sequence:");
+    println!(
+        "{:>4} {:>10} {:>10} {:>10}",
+        "T-t", "dc", "dc via h", "o*tanh'(c)"
+    );
+    let l3 = &flow.lstm[1];
+    for k in (0..l3.dc.len()).step_by(5).chain([l3.dc.len() - 1]) {
+        println!(
+            "{k:>4} {:>10.2e} {:>10.2e} {:>10.3}",
+            l3.dc[k], l3.dc_from_h[k], l3.h_to_c[k]
+        );
+    }
+    println!();
     for b in [0.0, 1.0, 3.0] {
         println!(
             "forget bias {b}: fraction of dL/dc carried 20 steps back {:.4e}",

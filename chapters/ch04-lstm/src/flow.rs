@@ -52,6 +52,10 @@ pub struct LstmFlow {
     pub dh: Vec<f64>,
     /// `‖∂L/∂c_t‖`, the whole derivative: through `h_t` and through `c_{t+1}`.
     pub dc: Vec<f64>,
+    /// `‖∂L/∂c_t‖` through `h_t` alone: `‖∂L/∂h_t ⊙ o_t ⊙ tanh'(c_t)‖`.
+    pub dc_from_h: Vec<f64>,
+    /// Mean over units of `o_t ⊙ tanh'(c_t)`, the factor from `h_t` to `c_t`.
+    pub h_to_c: Vec<f64>,
     /// Mean forget gate over all steps and units.
     pub mean_forget: f64,
 }
@@ -106,15 +110,18 @@ pub fn gradient_flow(cfg: FlowConfig, forget_biases: &[f64]) -> GradientFlow {
             };
             let states = state_grads_by_distance::<Lstm>(&p, &caches, &ds_n);
             let (mut dh, mut dc) = (Vec::new(), Vec::new());
+            let (mut dc_from_h, mut h_to_c) = (Vec::new(), Vec::new());
             for k in 0..seq_len {
                 let ds = &states[k];
                 let cache = &caches[seq_len - 1 - k]; // step t = T − k
                 let o = cache.gates.slice(s![.., gate_rows(LSTM_O, hs)]);
                 // ∂L/∂c_t = (from c_{t+1}) + (from h_t = o ⊙ tanh(c_t))
-                let dc_t =
-                    &ds.c + &(&ds.h * &o * &cache.tanh_c.mapv(dtanh_from_output));
+                let factor = &o * &cache.tanh_c.mapv(dtanh_from_output);
+                let from_h = &ds.h * &factor;
                 dh.push(norm(&ds.h));
-                dc.push(norm(&dc_t));
+                dc.push(norm(&(&ds.c + &from_h)));
+                dc_from_h.push(norm(&from_h));
+                h_to_c.push(factor.mean().unwrap());
             }
             let mean_forget = caches
                 .iter()
@@ -127,6 +134,8 @@ pub fn gradient_flow(cfg: FlowConfig, forget_biases: &[f64]) -> GradientFlow {
                 forget_bias: b,
                 dh,
                 dc,
+                dc_from_h,
+                h_to_c,
                 mean_forget,
             }
         })
@@ -253,6 +262,43 @@ mod tests {
         assert!(lstm3.dc[last] > 1e-3, "lstm3 {}", lstm3.dc[last]);
         assert!(lstm3.dc[last] > 1e10 * rnn[last]);
         assert!(lstm3.mean_forget > 0.9 && lstm0.mean_forget < 0.6);
+    }
+
+    /// The figure's late rise: with forget bias +3 both curves rise again over the
+    /// last ten steps back, because the cell state starts at zero. Where `c` is
+    /// small, `o ⊙ tanh'(c)` is large and more of `∂L/∂h_t` passes into `c_t`.
+    #[test]
+    fn near_the_start_a_small_cell_state_lets_more_gradient_into_c() {
+        let flow = gradient_flow(FIGURE_FLOW, &[3.0]);
+        let l = &flow.lstm[0];
+        let last = FIGURE_FLOW.seq_len - 1;
+        let low = (0..=last)
+            .min_by(|&a, &b| l.dc[a].total_cmp(&l.dc[b]))
+            .unwrap();
+        assert!((45..last).contains(&low), "lowest dc at distance {low}");
+        assert!(
+            l.dc[last] > 1.2 * l.dc[low],
+            "{} vs {}",
+            l.dc[last],
+            l.dc[low]
+        );
+        assert!(
+            l.dh[last] > 1.2 * l.dh[low],
+            "{} vs {}",
+            l.dh[last],
+            l.dh[low]
+        );
+        // The factor from h to c: about 0.2 far from the start, more than twice that
+        // at its first step.
+        for k in 0..=25 {
+            assert!(
+                (0.18..0.23).contains(&l.h_to_c[k]),
+                "k = {k}: {}",
+                l.h_to_c[k]
+            );
+        }
+        assert!(l.h_to_c[last] > 0.45, "{}", l.h_to_c[last]);
+        assert!(l.dc_from_h[last] > 1.5 * l.dc_from_h[low]);
     }
 
     /// Source post 000 says a forget bias of +1 makes the factors "no longer below

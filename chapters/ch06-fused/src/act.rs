@@ -168,6 +168,39 @@ mod tests {
         );
     }
 
+    /// The largest relative error of `tanh` against `f64` on `[a, 10a]`.
+    fn max_rel_err_tanh(tanh: impl Fn(f32) -> f32, a: f32) -> f64 {
+        (0..=1000)
+            .map(|k| a * (1.0 + 9.0 * k as f32 / 1000.0))
+            .map(|x| {
+                let exact = f64::from(x).tanh();
+                (f64::from(tanh(x)) - exact).abs() / exact
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// `2σ(2x) − 1` cancels near 0: its absolute error stays about an ulp of 1/2,
+    /// so its *relative* error grows as `x` shrinks, to 100 % below about 1e-7,
+    /// where it returns 0. The standard library's stays near one ulp.
+    #[test]
+    fn fast_tanh_loses_relative_accuracy_near_zero() {
+        let fast: Vec<f64> = [1e-1, 1e-3, 1e-5]
+            .iter()
+            .map(|&a| max_rel_err_tanh(Fast::tanh, a))
+            .collect();
+        let libm = max_rel_err_tanh(Libm::tanh, 1e-5);
+        eprintln!(
+            "fast tanh max relative error on [a, 10a]: a = 1e-1 {:.1e}, 1e-3 {:.1e}, \
+             1e-5 {:.1e}; libm at 1e-5 {libm:.1e}",
+            fast[0], fast[1], fast[2]
+        );
+        assert!(
+            fast[0] < 5e-6 && fast[1] > 10.0 * fast[0] && fast[2] > 10.0 * fast[1]
+        );
+        assert!(fast[2] > 1e-3 && libm < 2e-7, "{fast:?} {libm:e}");
+        assert_eq!(Fast::tanh(1e-9), 0.0);
+    }
+
     #[test]
     fn fast_exp_is_accurate_relative_to_f64_over_its_range() {
         let worst = (-870_000..=880_000)

@@ -15,6 +15,7 @@ use super::style::{
 };
 use ch06_fused::results::{BenchFile, BenchRow};
 
+mod dataflow;
 mod heatmap;
 mod roofline;
 mod table;
@@ -22,6 +23,10 @@ mod table;
 /// Chapter 6's figures, and the results table the page includes.
 pub fn figures() -> Vec<Figure> {
     vec![
+        Figure {
+            file: "ch06-dataflow.svg",
+            draw: dataflow::dataflow,
+        },
         Figure {
             file: "ch06-versions.svg",
             draw: versions,
