@@ -117,6 +117,19 @@ fn student_edition_and_grading_end_to_end() {
         solution_lines > 150,
         "only {solution_lines} solution lines checked"
     );
+    // The pages' worked answers to the derivation exercises are left out too.
+    for (page, id) in [("ch04-lstm.md", "4.4"), ("ch05-gru.md", "5.2")] {
+        let public = std::fs::read_to_string(root().join("book/src").join(page)).unwrap();
+        let student = std::fs::read_to_string(se.join("book/src").join(page)).unwrap();
+        assert!(public.contains(&format!("Show the answer to exercise {id}")));
+        assert!(!student.contains("<details class=\"solution\">"), "{page}");
+        assert!(
+            student.contains(&format!(
+                "The worked answer to exercise {id} is left out of the student edition."
+            )),
+            "{page}"
+        );
+    }
 
     // 2. It builds; exactly the exercise tests fail.
     let build = cargo(&se, &["build", "--workspace", "--offline"]);
@@ -254,7 +267,17 @@ fn student_edition_and_grading_end_to_end() {
             "std::panic::set_hook(Box::new(|_| {}));",
             "panic hooks",
         ),
+        (
+            "4.4",
+            "let _ = std::os::raw::c_int::MAX;",
+            "the operating system",
+        ),
         ("5.1", "extern \"C\" { fn exit(c: i32); }", "`extern` block"),
+        (
+            "5.2",
+            "let _ = std::ffi::CString::new(\"x\");",
+            "foreign functions",
+        ),
         ("6.1", "#[cfg(test)] let _x = 1;", "#[cfg]"),
         ("6.2", "static LEAK: u8 = 0;", "`static`"),
         (

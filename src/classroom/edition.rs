@@ -9,13 +9,22 @@ use super::config::{CONFIG, read_config};
 use super::regions::{SOLUTION_ONLY, parse_regions, strip_one, strip_solutions};
 
 /// Whether `rel` (a path relative to the repository, `/`-separated) is left out of every copy:
-/// build output, version control, the figures (drawn by code, so each copy draws its own), and
+/// build output (the fuzzers' too, with their corpora and findings), version control, the
+/// figures (drawn by code, so each copy draws its own), and
 /// the temporary files of an atomic write in progress (`tempfile` names them `.tmp…`; one that
 /// is renamed away while the tree is walked must not fail the copy).
 fn always_skipped(rel: &str) -> bool {
     let first = rel.split('/').next().unwrap_or("");
     let name = rel.rsplit('/').next().unwrap_or("");
     matches!(first, "target" | ".git")
+        || [
+            "fuzz/target",
+            "fuzz/corpus",
+            "fuzz/artifacts",
+            "fuzz/coverage",
+        ]
+        .iter()
+        .any(|p| is_under(rel, p))
         || is_under(rel, "book/build")
         || is_under(rel, "book/src/figures")
         || rel.starts_with("book/.build-staging")
@@ -56,7 +65,62 @@ pub fn tree_files(root: &Path, leave_out: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Copies `files` from `from` to `to`, passing each `.rs` file's text through `edit`.
+/// The line that opens a worked answer written in a page (a derivation's closed form, which
+/// no solution region holds): `<details class="solution">`, closed by `</details>`, with a
+/// `<summary>` that names the exercise. The public book shows it folded; the student edition
+/// leaves it out ([`strip_page_answers`]).
+pub const PAGE_ANSWER: &str = "<details class=\"solution\">";
+
+/// `text` (the page `rel`) with every worked answer replaced by one line that says it is left
+/// out, and how many were replaced. An answer that is not closed, that opens another
+/// `<details>` inside it, or whose summary names no exercise is an error naming the page and
+/// the line: better no edition than one with an answer in it.
+pub fn strip_page_answers(text: &str, rel: &str) -> Result<(String, usize)> {
+    let mut out = String::with_capacity(text.len());
+    let mut open: Option<(usize, Option<String>)> = None;
+    let mut n = 0;
+    for (k, line) in text.split_inclusive('\n').enumerate() {
+        let t = line.trim();
+        match &mut open {
+            None if t == PAGE_ANSWER => open = Some((k + 1, None)),
+            None => out.push_str(line),
+            Some((start, _)) if t.starts_with("<details") => {
+                anyhow::bail!(
+                    "{rel}:{}: a <details> inside the worked answer opened on line {start}",
+                    k + 1
+                )
+            }
+            Some((start, id)) if t == "</details>" => {
+                let id = id.take().with_context(|| {
+                    format!(
+                        "{rel}:{start}: the worked answer's <summary> names no exercise \
+                         (\"… exercise N.M</summary>\")"
+                    )
+                })?;
+                out.push_str(&format!(
+                    "*The worked answer to exercise {id} is left out of the student edition.*\n"
+                ));
+                n += 1;
+                open = None;
+            }
+            Some((_, id)) => {
+                if let Some(rest) = t.strip_prefix("<summary>")
+                    && let Some(label) = rest.strip_suffix("</summary>")
+                    && let Some((_, ex)) = label.rsplit_once("exercise ")
+                {
+                    *id = Some(ex.trim().to_string());
+                }
+            }
+        }
+    }
+    if let Some((start, _)) = open {
+        anyhow::bail!("{rel}:{start}: the worked answer opened here has no </details>");
+    }
+    Ok((out, n))
+}
+
+/// Copies `files` from `from` to `to`, passing the text of each `.rs` file and each page of the
+/// book (`book/src/**.md`) through `edit`.
 fn copy_tree(
     from: &Path,
     to: &Path,
@@ -70,7 +134,7 @@ fn copy_tree(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        if rel.ends_with(".rs") {
+        if rel.ends_with(".rs") || (rel.starts_with("book/src/") && rel.ends_with(".md")) {
             let text = std::fs::read_to_string(&src)
                 .with_context(|| format!("reading {}", src.display()))?;
             std::fs::write(&dst, edit(rel, text)?)
@@ -110,11 +174,13 @@ pub fn command(o: &EditionOptions) -> Result<()> {
     let n = crate::figures::render_all(&figures_dir, crate::figures::Drawing::Everything, |_| {})?
         .len();
     println!(
-        "wrote {}: {} files, {} exercises as todo!(), {} solution-only regions hidden, {n} figures",
+        "wrote {}: {} files, {} exercises as todo!(), {} solution-only regions hidden, \
+         {} worked answers left out of the pages, {n} figures",
         o.out.display(),
         report.files,
         report.exercises,
-        report.solution_only
+        report.solution_only,
+        report.page_answers
     );
     Ok(())
 }
@@ -136,6 +202,8 @@ pub struct EditionReport {
     pub exercises: usize,
     /// Solution-only regions replaced.
     pub solution_only: usize,
+    /// Worked answers left out of the pages ([`strip_page_answers`]).
+    pub page_answers: usize,
 }
 
 /// Writes the student edition of the tree at `root` into `out`, which must be empty or absent
@@ -192,7 +260,7 @@ pub fn student_edition(
         config.instructor_only.clone()
     };
     let files = tree_files(root, &leave_out)?;
-    let (mut exercises, mut solution_only) = (0, 0);
+    let (mut exercises, mut solution_only, mut page_answers) = (0, 0, 0);
     // Build in a sibling staging folder, then rename: no half-written edition.
     let parent = out
         .parent()
@@ -204,6 +272,11 @@ pub fn student_edition(
         .tempdir_in(parent)
         .with_context(|| format!("creating a staging folder in {}", parent.display()))?;
     copy_tree(root, staging.path(), &files, |rel, text| {
+        if rel.ends_with(".md") {
+            let (page, n) = strip_page_answers(&text, rel)?;
+            page_answers += n;
+            return Ok(page);
+        }
         let regions = parse_regions(&text, rel)?;
         for r in &regions {
             match only {
@@ -235,6 +308,7 @@ pub fn student_edition(
         files: files.len() + 1,
         exercises,
         solution_only,
+        page_answers,
     })
 }
 
@@ -255,7 +329,48 @@ and `matches!`. The book's appendix \"Teaching with this book\" lists the rules.
 
 #[cfg(test)]
 mod tests {
-    use super::always_skipped;
+    use super::{always_skipped, strip_page_answers};
+
+    const PAGE: &str = "Derive it.\n\n<details class=\"solution\">\n\
+        <summary>Show the answer to exercise 5.2</summary>\n\n$$J = z$$\n\n</details>\n\nAfter.\n";
+
+    #[test]
+    fn a_worked_answer_in_a_page_is_left_out_and_the_rest_kept() {
+        let (out, n) = strip_page_answers(PAGE, "book/src/x.md").unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(
+            out,
+            "Derive it.\n\n*The worked answer to exercise 5.2 is left out of the student \
+             edition.*\n\nAfter.\n"
+        );
+        let plain = "No answer here.\n<details>\n<summary>Note</summary>\n</details>\n";
+        assert_eq!(
+            strip_page_answers(plain, "p.md").unwrap(),
+            (plain.to_string(), 0)
+        );
+    }
+
+    #[test]
+    fn a_worked_answer_that_is_not_closed_or_names_no_exercise_is_refused() {
+        let open = PAGE.replace("</details>", "");
+        let e = strip_page_answers(&open, "book/src/x.md").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "book/src/x.md:3: the worked answer opened here has no </details>"
+        );
+        let anonymous = PAGE.replace("exercise 5.2", "the exercise");
+        let e = strip_page_answers(&anonymous, "p.md").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("p.md:3: the worked answer's <summary> names no")
+        );
+        let nested = PAGE.replace("$$J = z$$", "<details>");
+        let e = strip_page_answers(&nested, "p.md").unwrap_err();
+        assert!(
+            e.to_string().starts_with("p.md:6: a <details> inside"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn copies_leave_out_build_output_figures_and_temporary_files() {
@@ -268,6 +383,9 @@ mod tests {
             "book/src/figures/.tmph8xzI3",
             "chapters/ch01-rnn/src/.tmpAbC",
             "classroom/out.tmp",
+            "fuzz/target/release/x.o",
+            "fuzz/corpus/fixture/abc",
+            "fuzz/artifacts/fixture/crash-1",
         ] {
             assert!(always_skipped(rel), "{rel} is copied");
         }
@@ -277,6 +395,7 @@ mod tests {
             "chapters/ch01-rnn/src/lib.rs",
             "src/figures/style.rs",
             "targets.md",
+            "fuzz/regressions/fixture/x.json",
         ] {
             assert!(!always_skipped(rel), "{rel} is left out");
         }

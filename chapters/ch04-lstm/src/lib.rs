@@ -10,12 +10,15 @@
 //! - [`frameworks`]: Keras's and TensorFlow's LSTM layouts, moved into PyTorch's,
 //!   and their parameter counts.
 //! - [`jacobian`]: `∂c_t/∂c_{t-1}`, the derivative the other source posts get wrong.
+//! - [`peephole`]: the peephole LSTM, whose gates also see the cell state, and its
+//!   backward step.
 
 pub mod cell;
 pub mod errata;
 pub mod flow;
 pub mod frameworks;
 pub mod jacobian;
+pub mod peephole;
 pub mod source_port;
 
 pub use cell::{Lstm, LstmGrads, LstmParams, LstmState, backward, forward};

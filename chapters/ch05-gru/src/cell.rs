@@ -173,6 +173,11 @@ fn gru_step_backward(
 // ANCHOR_END: step_backward
 
 impl GruStepCache {
+    /// The gate activations `[B, 3H]`, blocks r, z, n (after σ or tanh).
+    pub fn gates(&self) -> ArrayView2<'_, f64> {
+        self.gates.view()
+    }
+
     /// The input of `W_hn`: `h_{t-1}` (reset-after) or `r ⊙ h_{t-1}` (reset-before).
     fn hn_input_or_h(&self, v: GruVariant) -> &Array2<f64> {
         match v {

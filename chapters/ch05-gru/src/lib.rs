@@ -6,11 +6,14 @@
 //! - [`compare`]: the RNN, the LSTM and both GRUs on the same sequence: the
 //!   gradient's norm against the distance it travels back, and a
 //!   parameter-count/compute table at equal `H`.
+//! - [`jacobian`]: `∂h_t/∂h_{t-1}` of one step of either GRU, the matrix whose
+//!   transpose the backward step applies.
 
 pub mod cell;
 pub mod compare;
 #[cfg(test)]
 mod errata;
+pub mod jacobian;
 #[cfg(test)]
 mod variants;
 

@@ -1,6 +1,7 @@
 //! Instructor-only tests for chapter 4: every PyTorch `nn.LSTM` fixture, the
 //! TensorFlow conversion by hand, the Jacobian against finite differences on another
-//! cell, and chapter 2's walk back with the LSTM cell.
+//! cell, chapter 2's walk back with the LSTM cell, and the peephole step's gradients
+//! on another shape.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,10 @@ use ch02_bptt::driver::{Cell, backward_seq, forward_seq, state_grads_by_distance
 use ch02_bptt::problem::Problem;
 use ch04_lstm::frameworks::TfBasicLstm;
 use ch04_lstm::jacobian::dc_dc_prev;
-use ch04_lstm::{Lstm, LstmParams, LstmState, backward, forward};
+use ch04_lstm::peephole::{
+    PeepholeGrads, Peepholes, peephole_step, peephole_step_backward,
+};
+use ch04_lstm::{Lstm, LstmGrads, LstmParams, LstmState, backward, forward};
 use ndarray::{Array1, Array2, Array3, array};
 
 #[test]
@@ -154,4 +158,56 @@ fn ex4_1_the_walk_back_with_the_lstm_ends_at_backward_seq() {
         backward_seq::<Lstm>(&p, &caches, Array3::zeros((t, b, h)).view(), &ds);
     assert_arrays_close("dh0", &walk[t].h, &ds0.h, 1e-13, 1e-12);
     assert_arrays_close("dc0", &walk[t].c, &ds0.c, 1e-13, 1e-12);
+}
+
+/// One peephole step, `L = Σ h_t ⊙ gh + Σ c_t ⊙ gc`, on `B = 3`, `I = 2`, `H = 5`
+/// with large peepholes: every gradient against central differences.
+#[test]
+fn ex4_4_the_peephole_gradients_pass_the_check_on_another_shape() {
+    use ch00_foundations::gradcheck::{assert_every_gradient, assert_gradient};
+    for (seed, peep) in [(90, 1.0), (91, 4.0)] {
+        let mut rng = seeded_rng(seed);
+        let (b, is, hs) = (3, 2, 5);
+        let p = LstmParams::init(is, hs, &mut rng);
+        let mut w = Peepholes::init(hs, &mut rng);
+        w.p_i *= peep;
+        w.p_f *= -peep;
+        w.p_o *= peep;
+        let x: Array2<f64> = uniform_array((b, is), -1.0, 1.0, &mut rng);
+        let s0 = LstmState {
+            h: uniform_array((b, hs), -0.9, 0.9, &mut rng),
+            c: uniform_array((b, hs), -2.0, 2.0, &mut rng),
+        };
+        let dnext = LstmState {
+            h: uniform_array((b, hs), -1.0, 1.0, &mut rng),
+            c: uniform_array((b, hs), -1.0, 1.0, &mut rng),
+        };
+        let loss =
+            |p: &LstmParams, w: &Peepholes, x: &Array2<f64>, s: &LstmState| {
+                let (next, _) = peephole_step(p, w, x.view(), s);
+                (&next.h * &dnext.h).sum() + (&next.c * &dnext.c).sum()
+            };
+        let (_, cache) = peephole_step(&p, &w, x.view(), &s0);
+        let mut g = LstmGrads::zeros_like(&p);
+        let mut dw = PeepholeGrads::zeros_like(&w);
+        let (dx, ds0) =
+            peephole_step_backward(&p, &w, &cache, &dnext, &mut g, &mut dw);
+        assert_every_gradient(&p, &g, |p| loss(p, &w, &x, &s0));
+        assert_every_gradient(&w, &dw, |w| loss(&p, w, &x, &s0));
+        assert_gradient("x", &x, &dx, |x| loss(&p, &w, x, &s0));
+        assert_gradient("h_prev", &s0.h, &ds0.h, |h| {
+            let s = LstmState {
+                h: h.clone(),
+                c: s0.c.clone(),
+            };
+            loss(&p, &w, &x, &s)
+        });
+        assert_gradient("c_prev", &s0.c, &ds0.c, |c| {
+            let s = LstmState {
+                h: s0.h.clone(),
+                c: c.clone(),
+            };
+            loss(&p, &w, &x, &s)
+        });
+    }
 }
