@@ -9,12 +9,13 @@
 //! - [`bench`]: `rnnbook bench`, chapter 6's kernels timed side by side (and PyTorch);
 //! - [`experiments`]: `rnnbook experiments`, chapter 7's study of every cell on every task;
 //! - [`classroom`]: `rnnbook student-edition` and `rnnbook grade`;
-//! - [`progress`]: the progress bars they share.
+//! - [`progress`]: the progress bars they share; [`exit`]: the exit code of an error.
 
 pub mod bench;
 pub mod book;
 pub mod check;
 pub mod classroom;
+pub mod exit;
 pub mod experiments;
 pub mod figures;
 /// The fixture reader lives in chapter 0, so that chapter tests can read fixtures too.

@@ -126,7 +126,8 @@ fn bad_options_are_refused_by_name() {
         (&["--cell", "rnn"][..], "--cell rnn"),
         (&["--threads", "0"][..], "--threads"),
         (&["--repeats", "0"][..], "--repeats"),
-        (&["--batch", "0"][..], "--batch"),
+        (&["--batch", "0"][..], "--batch 0"),
+        (&["--seq-len", "4,0"][..], "--seq-len 0"),
         (&["--only", "v9"][..], "--only v9"),
         (
             &["--cell", "gru", "--only", "v7", "--seq-len", "2"][..],
@@ -135,7 +136,7 @@ fn bad_options_are_refused_by_name() {
     ] {
         let out = bench(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
             stderr.contains(needle) && !stderr.contains("panicked"),
             "{args:?}: {stderr}"
@@ -232,6 +233,8 @@ fn only_times_the_named_versions_and_the_sweep_fills_in_its_grid() {
         sweep: true,
         json: true,
         pytorch: false,
+        out: None,
+        resume: false,
     };
     let plan = rnnbook::bench::plan(&o).unwrap();
     assert_eq!(plan.cells.len(), 2);

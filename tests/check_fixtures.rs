@@ -204,6 +204,25 @@ fn a_size_that_disagrees_with_the_tensors_is_caught() {
     assert_bad_file(&path, &["edited.json", "params."]);
 }
 
+/// Issue 17: this header once made `check` abort (exit 134) on a 16 TB allocation.
+#[test]
+fn an_oversized_declared_size_exits_2_naming_file_and_field() {
+    for (field, n) in [
+        ("hidden_size", 1_000_000_000_000u64),
+        ("seq_len", u64::MAX),
+        ("batch", 100_001),
+    ] {
+        let (_dir, path) = edited_fixture(|v| v[field] = serde_json::json!(n));
+        assert_bad_file(&path, &["edited.json", field, "over the largest size"]);
+    }
+    // Sizes each within the bound whose product is not: refused before allocating.
+    let (_dir, path) = edited_fixture(|v| {
+        v["seq_len"] = serde_json::json!(100_000);
+        v["batch"] = serde_json::json!(100_000);
+    });
+    assert_bad_file(&path, &["edited.json", "inputs.x", "most entries"]);
+}
+
 #[test]
 fn a_non_number_is_named() {
     let (_dir, path) = edited_fixture(|v| v["grad_y"][0][0][0] = serde_json::json!("NaN"));

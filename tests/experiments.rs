@@ -40,9 +40,19 @@ fn the_smoke_study_records_every_run_and_resumes_by_skipping_them() {
             Outcome::Text(t) => assert!(t.final_test_bits < t.uniform_bits * 2.0, "{}", r.spec.id),
         }
     }
-    // A torn record (as a kill in the middle of an ordinary write would leave) is run again.
+    // A damaged record (records are written atomically, so a kill cannot leave one) is
+    // refused by name, exit 2, and nothing is run; once it is deleted, its run is run again.
     let victim = &records.records[0].spec.id;
-    std::fs::write(out.join(format!("{victim}.json")), "{\"format\": ").unwrap();
+    let victim_path = out.join(format!("{victim}.json"));
+    std::fs::write(&victim_path, "{\"format\": ").unwrap();
+    let refused = experiments(&out, &[]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(&format!("{victim}.json")) && said.contains("delete"),
+        "{said}"
+    );
+    std::fs::remove_file(&victim_path).unwrap();
     let second = experiments(&out, &[]);
     assert!(second.status.success());
     let said = String::from_utf8_lossy(&second.stderr);
@@ -55,7 +65,7 @@ fn the_smoke_study_records_every_run_and_resumes_by_skipping_them() {
     );
     assert_eq!(Records::read(&out).unwrap().records.len(), expected);
     let none = experiments(&out, &["--only", "no-such-run"]);
-    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(none.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&none.stderr).contains("--only"));
 }
 
@@ -146,7 +156,11 @@ fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
         out.to_str().unwrap(),
         "--resume",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a mismatched checkpoint is bad input"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
     let o = train(&["adding", "--cell", "rnn", "--out", out.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
@@ -172,10 +186,10 @@ fn a_task_run_stopped_and_resumed_equals_one_run_for_every_cell() {
         "--out",
         dir.path().join("y").to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--chrono must be a T_max above 2"));
     let o = train(&["adding", "--cell", "gru-cho", "--fused"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--fused: gru-cho has no fused kernel"));
     let o = train(&[
         "copy",
@@ -248,7 +262,7 @@ fn a_character_model_stopped_and_resumed_equals_one_run_and_refuses_another_text
     )
     .unwrap();
     let o = run(&two, "20", true);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("another text"),
         "{}",
@@ -256,7 +270,7 @@ fn a_character_model_stopped_and_resumed_equals_one_run_and_refuses_another_text
     );
     assert_eq!(std::fs::read(two.join("checkpoint.json")).unwrap(), before);
     let o = train(&["text", "--cell", "gru", "--held-out", "1.5"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--held-out"));
 }
 

@@ -418,7 +418,7 @@ fn the_command_line_reports_errors_with_a_non_zero_exit_and_no_panic() {
     };
     let missing = dir.path().join("missing.txt");
     let (code, stderr, _) = rnnbook(&["--text", missing.to_str().unwrap()]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2), "a missing text is bad input");
     assert!(
         stderr.contains("error:") && stderr.contains("missing.txt"),
         "{stderr}"
@@ -426,7 +426,7 @@ fn the_command_line_reports_errors_with_a_non_zero_exit_and_no_panic() {
 
     let empty = write_text(dir.path(), "empty.txt", "");
     let (code, stderr, _) = rnnbook(&["--text", empty.to_str().unwrap()]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("empty.txt"), "{stderr}");
 
     let (code, stderr, _) = rnnbook(&["--hidden", "0"]);
@@ -472,12 +472,12 @@ fn the_command_line_reports_errors_with_a_non_zero_exit_and_no_panic() {
         summary.command
     );
 
-    // A damaged checkpoint: named, exit 1.
+    // A damaged checkpoint: named, exit 2.
     std::fs::write(&ckpt, b"{\"format\": ").unwrap();
     let mut resume = small.to_vec();
     resume.push("--resume");
     let (code, stderr, _) = rnnbook(&resume);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("ckpt.json") && stderr.contains("not valid JSON"),
         "{stderr}"

@@ -13,8 +13,10 @@
 //! ceilings (one core's FMA peak per SIMD path, its L2 and memory read bandwidth) are measured
 //! first ([`ch06_fused::roofline`]) and every row is reported as a fraction of the peak.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
+mod out_file;
 mod pytorch;
 mod table;
 
@@ -24,6 +26,7 @@ use ch06_fused::results::{BenchMachine, BenchReport, BenchRow, Ceilings, TorchCe
 use ch06_fused::runners::{CellKind, Runner, Shape, check, runners};
 use ndarray::Array2;
 
+pub use out_file::{BENCH_OUT_FORMAT, CellName, Measured, OutFile, OutSettings};
 pub use table::table;
 
 /// The seed of the benchmark's problem (parameters and data).
@@ -78,6 +81,14 @@ pub struct BenchOptions {
     /// needs torch and numpy).
     #[arg(long)]
     pub pytorch: bool,
+    /// Also write the report to FILE (JSON), atomically after every measured cell, shape and
+    /// thread count, so that a run stopped or killed keeps what it measured.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Continue the --out file: measure only what it does not hold yet. It must come from this
+    /// machine and the same options.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
 }
 
 /// The options resolved: the lists to run, with the defaults (or the grid) filled in.
@@ -148,10 +159,9 @@ pub fn plan(o: &BenchOptions) -> Result<Plan> {
         ("--hidden", &hidden),
         ("--threads", &threads),
     ] {
-        ensure!(
-            list.iter().all(|&v| v > 0),
-            "{name}: every value must be positive"
-        );
+        if let Some(v) = list.iter().find(|&&v| v == 0) {
+            bail!("{name} {v}: every value must be at least 1");
+        }
     }
     ensure!(threads.iter().all(|&n| n <= 256), "--threads: at most 256");
     let only = if o.only.is_empty() {
@@ -226,22 +236,74 @@ fn elapsed_ms(f: impl FnOnce()) -> f64 {
 }
 
 /// Runs the benchmark. `progress(done, total, what)` is told each step.
-pub fn run(o: &BenchOptions, mut progress: impl FnMut(usize, usize, &str)) -> Result<BenchReport> {
-    let plan = plan(o)?;
+///
+/// With `o.out`, the report so far is saved there after every measured cell, shape and thread
+/// count, and `saved(k, n)` is told (`k` of `n` measured); with `o.resume`, what that file holds
+/// is kept and not measured again.
+///
+/// # Errors
+/// Bad options or a `--out` file that cannot be continued ([`BadInput`](crate::exit::BadInput)),
+/// an implementation that disagrees with the chapter code, PyTorch failing, a file that cannot
+/// be written.
+pub fn run(
+    o: &BenchOptions,
+    mut progress: impl FnMut(usize, usize, &str),
+    mut saved: impl FnMut(usize, usize),
+) -> Result<BenchReport> {
+    let plan = plan(o).map_err(crate::exit::bad_input)?;
+    let settings = OutSettings::of(&plan, o.pytorch);
+    let here = (
+        crate::experiments::cpu_model(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
+    let mut file = match (&o.out, o.resume) {
+        (Some(path), true) => {
+            let f = OutFile::read(path).map_err(crate::exit::bad_input)?;
+            if let Some(why) = f.mismatch((&here.0, here.1), &settings) {
+                return Err(crate::exit::bad_input(anyhow::anyhow!(
+                    "cannot resume: the bench file {} {why}",
+                    path.display()
+                )));
+            }
+            Some(f)
+        }
+        (Some(path), false) if path.exists() => {
+            return Err(crate::exit::bad_input(anyhow::anyhow!(
+                "{} already exists; pass --resume to continue it, or another --out",
+                path.display()
+            )));
+        }
+        _ => None,
+    };
+    let units = plan.cells.len() * plan.shapes.len() * plan.threads.len();
     let per_shape =
         1 + plan.threads.len() * (IMPLEMENTATIONS.len() + plan.repeats + usize::from(o.pytorch));
     let total = 1 + plan.cells.len() * plan.shapes.len() * per_shape;
     let mut done = 0;
-    progress(done, total, "measuring the machine's ceilings");
-    let ceilings = Ceilings::measure();
+    let ceilings = match &file {
+        Some(f) => f.machine.ceilings.clone(),
+        None => {
+            progress(done, total, "measuring the machine's ceilings");
+            Ceilings::measure()
+        }
+    };
     done += 1;
+    let mut measured: Vec<Measured> = file.as_ref().map_or(vec![], |f| f.measured.clone());
     let mut worker = if o.pytorch {
         Some(pytorch::Worker::start()?)
     } else {
         None
     };
-    let mut torch_cells: Vec<TorchCell> = Vec::new();
-    let mut rows = Vec::new();
+    let mut torch_cells: Vec<TorchCell> = file
+        .as_ref()
+        .map_or(vec![], |f| f.machine.torch_cells.clone());
+    let mut rows = file.as_ref().map_or(vec![], |f| f.rows.clone());
+    let machine_now = |ceilings: &Ceilings, torch_cells: &[TorchCell]| BenchMachine {
+        cpu: here.0.clone(),
+        logical_cpus: here.1,
+        ceilings: ceilings.clone(),
+        torch_cells: torch_cells.to_vec(),
+    };
     for &cell in &plan.cells {
         for &shape in &plan.shapes {
             let what = format!(
@@ -252,6 +314,21 @@ pub fn run(o: &BenchOptions, mut progress: impl FnMut(usize, usize, &str)) -> Re
                 shape.input_size,
                 shape.hidden_size
             );
+            let unit = |threads| Measured {
+                cell: cell.into(),
+                shape: [
+                    shape.seq_len,
+                    shape.batch,
+                    shape.input_size,
+                    shape.hidden_size,
+                ],
+                threads,
+            };
+            let per_threads = IMPLEMENTATIONS.len() + plan.repeats + usize::from(o.pytorch);
+            if plan.threads.iter().all(|&n| measured.contains(&unit(n))) {
+                done += 1 + plan.threads.len() * per_threads; // all in the file already
+                continue;
+            }
             let rs = runners(cell, shape, SEED);
             progress(done, total, &format!("{what}: naive (reference outputs)"));
             let want = rs[0].outputs();
@@ -261,16 +338,21 @@ pub fn run(o: &BenchOptions, mut progress: impl FnMut(usize, usize, &str)) -> Re
                 .map(|r| r.as_ref())
                 .filter(|r| plan.times(r.name()))
                 .collect();
-            if let Some(only) = &plan.only {
-                ensure!(
-                    timed.iter().any(|r| r.name() != "naive") || only.iter().any(|n| n == "gemm"),
+            if let Some(only) = &plan.only
+                && !(timed.iter().any(|r| r.name() != "naive") || only.iter().any(|n| n == "gemm"))
+            {
+                return Err(crate::exit::bad_input(anyhow::anyhow!(
                     "--only {}: the {} has none of these (it has {})",
                     only.join(","),
                     cell.name(),
                     rs.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
-                );
+                )));
             }
             for &threads in &plan.threads {
+                if measured.contains(&unit(threads)) {
+                    done += per_threads;
+                    continue;
+                }
                 let label = format!("{what} threads={threads}");
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
@@ -341,16 +423,39 @@ pub fn run(o: &BenchOptions, mut progress: impl FnMut(usize, usize, &str)) -> Re
                         cell, shape, "pytorch", "f32", n, &fwd, &all, flops,
                     ));
                 }
+                measured.push(unit(threads));
+                if let Some(path) = &o.out {
+                    let f = OutFile {
+                        format: BENCH_OUT_FORMAT.to_string(),
+                        settings: settings.clone(),
+                        machine: machine_now(&ceilings, &torch_cells),
+                        complete: measured.len() == units,
+                        measured: measured.clone(),
+                        rows: rows.clone(),
+                    };
+                    f.save(path)?;
+                    file = Some(f);
+                    saved(measured.len(), units);
+                }
             }
         }
     }
     progress(total, total, "done");
-    let machine = BenchMachine {
-        cpu: crate::experiments::cpu_model(),
-        logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        ceilings,
-        torch_cells,
-    };
+    let machine = machine_now(&ceilings, &torch_cells);
+    // A resumed run whose file was already complete, or whose last unit was measured before a
+    // kill stopped it from saying so, still ends with a complete file.
+    if let (Some(path), Some(f)) = (&o.out, &file)
+        && !f.complete
+    {
+        let f = OutFile {
+            complete: true,
+            machine: machine.clone(),
+            rows: rows.clone(),
+            measured: measured.clone(),
+            ..f.clone()
+        };
+        f.save(path)?;
+    }
     Ok(BenchReport { machine, rows })
 }
 
@@ -491,11 +596,22 @@ fn time_rounds(
 /// `--json` only the rows.
 pub fn command(opts: &BenchOptions) -> Result<()> {
     let pb = crate::progress::ticking_bar("{bar:30} {pos}/{len} [{elapsed}] {msg}", 1);
-    let rows = run(opts, |done, total, msg| {
-        pb.set_length(total as u64);
-        pb.set_position(done as u64);
-        pb.set_message(msg.to_string());
-    });
+    let rows = run(
+        opts,
+        |done, total, msg| {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+            pb.set_message(msg.to_string());
+        },
+        // Where the bar is not drawn (stderr is not a terminal), a line per saved unit.
+        |k, n| {
+            if pb.is_hidden()
+                && let Some(path) = &opts.out
+            {
+                eprintln!("saved: {k}/{n} measured to {}", path.display());
+            }
+        },
+    );
     pb.finish_and_clear();
     let report = rows?;
     if opts.json {

@@ -40,6 +40,28 @@ pub use summary::{RunSummary, SUMMARY_FORMAT, SummaryText, sample_text};
 use checkpoint::check_matches;
 use summary::summarize;
 
+use crate::exit::bad_input;
+
+/// Refuses a text that cannot train a character model: one distinct character (nothing to
+/// predict), or fewer characters than one window of `batch` streams × `seq_len` steps needs.
+pub fn check_text(source: &str, batches: &Batches, batch: usize, seq_len: usize) -> Result<()> {
+    let v = batches.vocab.chars();
+    ensure!(
+        v.len() >= 2,
+        "cannot train on {source}: it has only one distinct character ({:?}); a model needs at \
+         least 2 to predict between",
+        v.first().copied().unwrap_or(' ')
+    );
+    let rows = batches.inputs.nrows();
+    ensure!(
+        rows >= seq_len,
+        "cannot train on {source}: it is shorter than one window: --batch {batch} streams of \
+         --seq-len {seq_len} characters need {} characters, and each stream has only {rows}",
+        batch * seq_len + 1
+    );
+    Ok(())
+}
+
 /// Reads a CSV log written by `rnnbook train` (chapter 3's [`TrainLog`] owns the format).
 pub fn read_log(path: &std::path::Path) -> Result<TrainLog> {
     Ok(TrainLog::read(path)?)
@@ -81,6 +103,17 @@ fn num(x: f64) -> String {
     }
 }
 
+/// Where the bar is not drawn (stderr is not a terminal: a log file, CI, a test), one line on
+/// stderr for each checkpoint saved, so that a log shows how far a run got.
+pub(crate) fn saved_line(pb: &ProgressBar, path: &std::path::Path, step: u64, steps: u64) {
+    if pb.is_hidden() {
+        eprintln!(
+            "checkpoint: step {step}/{steps} saved to {}",
+            path.display()
+        );
+    }
+}
+
 /// What [`train`] returns.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
@@ -104,21 +137,25 @@ pub struct TrainOutcome {
 /// written up to the last good step.
 pub fn train(opts: &TrainOptions, command: &str, pb: &ProgressBar) -> Result<TrainOutcome> {
     let wall = Instant::now();
-    opts.validate()?;
-    let corpus = load_corpus(opts)?;
+    opts.validate().map_err(bad_input)?;
+    let corpus = load_corpus(opts).map_err(bad_input)?;
     let batches = Batches::new(&corpus.text, opts.batch, opts.seq_len)
         .map_err(anyhow::Error::new)
-        .with_context(|| format!("cannot train on {}", corpus.source))?;
+        .with_context(|| format!("cannot train on {}", corpus.source))
+        .map_err(bad_input)?;
+    check_text(&corpus.source, &batches, opts.batch, opts.seq_len).map_err(bad_input)?;
     let note = |msg: String| pb.suspend(|| eprintln!("{msg}"));
 
     let mut state = if opts.resume {
-        ensure!(
-            opts.checkpoint.exists(),
-            "cannot resume: there is no checkpoint at {} (leave out --resume to start a new run)",
-            opts.checkpoint.display()
-        );
-        let c = load_checkpoint(&opts.checkpoint)?;
-        check_matches(&c, opts, &batches)?;
+        if !opts.checkpoint.exists() {
+            return Err(bad_input(anyhow::anyhow!(
+                "cannot resume: there is no checkpoint at {} (leave out --resume to start a new \
+                 run)",
+                opts.checkpoint.display()
+            )));
+        }
+        let c = load_checkpoint(&opts.checkpoint).map_err(bad_input)?;
+        check_matches(&c, opts, &batches).map_err(bad_input)?;
         if c.text_fnv1a64 != corpus.fingerprint() {
             note(format!(
                 "note: {} changed since the checkpoint was saved (same characters); the run goes \
@@ -129,11 +166,11 @@ pub fn train(opts: &TrainOptions, command: &str, pb: &ProgressBar) -> Result<Tra
         c
     } else {
         if opts.checkpoint.exists() && !opts.fresh {
-            bail!(
+            return Err(bad_input(anyhow::anyhow!(
                 "{} already holds a checkpoint; pass --resume to continue it, or --fresh to \
                  start over and replace it",
                 opts.checkpoint.display()
-            );
+            )));
         }
         Checkpoint::fresh(opts, &batches, &corpus)
     };
@@ -174,8 +211,20 @@ pub fn train(opts: &TrainOptions, command: &str, pb: &ProgressBar) -> Result<Tra
         settings: settings.clone(),
         rows: match &opts.log {
             Some(path) if opts.resume && path.exists() => {
-                let mut old = TrainLog::read(path)?.rows;
+                let mut old = TrainLog::read(path).map_err(|e| bad_input(e.into()))?.rows;
                 old.retain(|r| r.step <= start_step);
+                // The log is written before the checkpoint, so it reaches the checkpoint's step
+                // unless it belongs to another run.
+                let last = old.last().map_or(0, |r| r.step);
+                if last != start_step || old.len() as u64 != start_step {
+                    return Err(bad_input(anyhow::anyhow!(
+                        "the log {} has {} rows up to step {last}, but the checkpoint {} is at \
+                         step {start_step}: they are not of the same run (use another --log)",
+                        path.display(),
+                        old.len(),
+                        opts.checkpoint.display()
+                    )));
+                }
                 old
             }
             _ => Vec::new(),
@@ -253,14 +302,16 @@ pub fn train(opts: &TrainOptions, command: &str, pb: &ProgressBar) -> Result<Tra
             && state.step < opts.steps
         {
             state.train_seconds = seconds_before + clock.elapsed().as_secs_f64();
+            // The log first: a kill between the two leaves a log ahead of the checkpoint, which
+            // a resumed run cuts back to the checkpoint's step.
+            write_log(&log)?;
             state.save(&opts.checkpoint)?;
             saved_step = Some(state.step);
-            write_log(&log)?;
+            saved_line(pb, &opts.checkpoint, state.step, opts.steps);
         }
     }
     let loop_seconds = clock.elapsed().as_secs_f64();
     state.train_seconds = seconds_before + loop_seconds;
-    state.save(&opts.checkpoint)?;
     write_log(&log)?;
     let summary = summarize(
         opts,
@@ -278,6 +329,9 @@ pub fn train(opts: &TrainOptions, command: &str, pb: &ProgressBar) -> Result<Tra
         json.push('\n');
         write_atomic(&summary_path(log), json.as_bytes())?;
     }
+    // The checkpoint last: once it says the run is done, the log and the summary are too.
+    state.save(&opts.checkpoint)?;
+    saved_line(pb, &opts.checkpoint, state.step, opts.steps);
     Ok(TrainOutcome {
         checkpoint: state,
         summary,

@@ -162,14 +162,14 @@ pub fn summary_path(log: &Path) -> PathBuf {
     log.with_extension("json")
 }
 
-fn positive_usize(s: &str) -> std::result::Result<usize, String> {
+pub(crate) fn positive_usize(s: &str) -> std::result::Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("`{s}` is not a whole number of at least 1")),
     }
 }
 
-fn positive_f64(s: &str) -> std::result::Result<f64, String> {
+pub(crate) fn positive_f64(s: &str) -> std::result::Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
         _ => Err(format!("`{s}` is not a positive number")),

@@ -88,6 +88,19 @@ where
     S: Settings + Serialize + DeserializeOwned,
     R: Stepped + Serialize + DeserializeOwned,
 {
+    open_checked(path, format, (resume, cell, settings), fresh).map_err(crate::exit::bad_input)
+}
+
+fn open_checked<S, R>(
+    path: &Path,
+    format: &str,
+    (resume, cell, settings): (bool, CellKind, &S),
+    fresh: impl FnOnce() -> R,
+) -> Result<Checkpoint<S, R>>
+where
+    S: Settings + Serialize + DeserializeOwned,
+    R: Stepped + Serialize + DeserializeOwned,
+{
     if !resume {
         refuse_overwrite(path)?;
         return Ok(Checkpoint {
@@ -108,8 +121,58 @@ where
     if let Some(why) = c.settings.mismatch(settings) {
         bail!("the checkpoint {} {why}", path.display());
     }
+    same_shapes(&fresh(), &c.run)
+        .map_err(|e| anyhow::anyhow!("the checkpoint {}: {e}", path.display()))?;
     c.settings = settings.clone();
     Ok(c)
+}
+
+/// Every array of `loaded` has the shape it has in `fresh` (a new run with the same settings),
+/// and neither has an array the other lacks: a checkpoint whose tensors disagree with each
+/// other or with its settings would otherwise make the first step panic in a product.
+fn same_shapes<R: Serialize>(fresh: &R, loaded: &R) -> Result<()> {
+    let shapes = |r: &R| {
+        let mut out = std::collections::BTreeMap::new();
+        array_shapes(&serde_json::to_value(r)?, "run", &mut out);
+        Ok::<_, serde_json::Error>(out)
+    };
+    let (want, got) = (shapes(fresh)?, shapes(loaded)?);
+    for (at, dim) in &want {
+        match got.get(at) {
+            Some(d) if d == dim => {}
+            Some(d) => bail!("field `{at}` has shape {d}, but the settings need {dim}"),
+            None => bail!("field `{at}` is missing or not an array"),
+        }
+    }
+    if let Some(at) = got.keys().find(|at| !want.contains_key(*at)) {
+        bail!("field `{at}` is an array that a run with these settings does not have");
+    }
+    Ok(())
+}
+
+/// The shape of every array in `v` (ndarray's serde form: an object with `v`, `dim` and
+/// `data`), by its path from `at`.
+fn array_shapes(
+    v: &serde_json::Value,
+    at: &str,
+    out: &mut std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    match v {
+        serde_json::Value::Object(o) if o.contains_key("dim") && o.contains_key("data") => {
+            out.insert(at.to_string(), o["dim"].clone());
+        }
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                array_shapes(x, &format!("{at}.{k}"), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (k, x) in a.iter().enumerate() {
+                array_shapes(x, &format!("{at}[{k}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The run folder's checkpoint file.
@@ -134,7 +197,13 @@ fn read<C: DeserializeOwned>(path: &Path, format: &str) -> Result<C> {
             path.display()
         )
     })?;
-    let found = tag.get("format").and_then(|f| f.as_str()).unwrap_or("none");
+    let Some(found) = tag.get("format").and_then(|f| f.as_str()) else {
+        bail!(
+            "the checkpoint {} is JSON but has no `format` field: it is not a checkpoint of \
+             rnnbook (expected format {format:?})",
+            path.display()
+        );
+    };
     ensure!(
         found == format,
         "the checkpoint {}: format {found:?}, expected {format:?}",
@@ -199,11 +268,21 @@ pub(super) fn train_to<S: Serialize, R: Stepped + Serialize>(
             state.seconds = seconds_before + clock.elapsed().as_secs_f64();
             save(path, state)?;
             saved = step;
+            super::saved_line(&pb, path, step, steps);
         }
     }
+    let hidden = pb.is_hidden();
     pb.finish_and_clear();
     state.seconds = seconds_before + clock.elapsed().as_secs_f64();
-    save(path, state)
+    save(path, state)?;
+    if hidden {
+        eprintln!(
+            "checkpoint: step {}/{steps} saved to {}",
+            state.run.step(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Writes the record of a run trained by hand into `dir` (as the study's records, in group

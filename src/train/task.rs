@@ -34,19 +34,19 @@ pub struct TaskOptions {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub seq_len: usize,
     /// Hidden units H.
-    #[arg(long, value_name = "H", default_value_t = 32)]
+    #[arg(long, value_name = "H", default_value_t = 32, value_parser = super::options::positive_usize)]
     pub hidden: usize,
     /// Sequences per batch.
-    #[arg(long, value_name = "B", default_value_t = 32)]
+    #[arg(long, value_name = "B", default_value_t = 32, value_parser = super::options::positive_usize)]
     pub batch: usize,
     /// Updates in all (a resumed run counts the checkpoint's).
     #[arg(long, value_name = "S", default_value_t = 2000)]
     pub steps: u64,
     /// Adam's step size.
-    #[arg(long, default_value_t = 1e-2)]
+    #[arg(long, default_value_t = 1e-2, value_parser = super::options::positive_f64)]
     pub lr: f64,
     /// The cap on the gradient's global norm.
-    #[arg(long, value_name = "NORM", default_value_t = 1.0)]
+    #[arg(long, value_name = "NORM", default_value_t = 1.0, value_parser = super::options::positive_f64)]
     pub clip: f64,
     /// Seed of the parameters and the batches.
     #[arg(long, value_name = "K", default_value_t = 1)]
@@ -168,7 +168,7 @@ impl TaskOptions {
 
 /// `rnnbook train TASK`: trains (or continues) one run and writes its record.
 pub fn command(name: TaskName, o: &TaskOptions) -> Result<()> {
-    o.validate(name)?;
+    o.validate(name).map_err(crate::exit::bad_input)?;
     let spec_task = o.task(name);
     let task = spec_task.task();
     let config = o.config();

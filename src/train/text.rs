@@ -12,9 +12,11 @@ use ch07_experiments::tasks::{bits_per_char, split_text};
 use ch07_experiments::text::{AnyTextRun, TextConfig, hidden_for_budget, parts};
 use serde::{Deserialize, Serialize};
 
+use super::check_text;
 use super::corpus::corpus_from;
 use super::options::ensure_positive;
 use super::resumable::{self, Settings, checkpoint_path, train_to, write_record};
+use crate::exit::bad_input;
 
 /// `rnnbook train text`'s options.
 #[derive(Debug, Clone, clap::Args)]
@@ -32,19 +34,19 @@ pub struct TextOptions {
     #[arg(long, value_name = "H")]
     pub hidden: Option<usize>,
     /// Characters per stream per update.
-    #[arg(long, value_name = "T", default_value_t = 32)]
+    #[arg(long, value_name = "T", default_value_t = 32, value_parser = super::options::positive_usize)]
     pub seq_len: usize,
     /// Streams trained side by side.
-    #[arg(long, value_name = "B", default_value_t = 16)]
+    #[arg(long, value_name = "B", default_value_t = 16, value_parser = super::options::positive_usize)]
     pub batch: usize,
     /// Updates in all (a resumed run counts the checkpoint's).
     #[arg(long, value_name = "S", default_value_t = 5000)]
     pub steps: u64,
     /// Adam's step size.
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 2e-3, value_parser = super::options::positive_f64)]
     pub lr: f64,
     /// The cap on the gradient's global norm (of the mean loss per character).
-    #[arg(long, value_name = "NORM", default_value_t = 5.0)]
+    #[arg(long, value_name = "NORM", default_value_t = 5.0, value_parser = super::options::positive_f64)]
     pub clip: f64,
     /// Seed of the parameters and the sample.
     #[arg(long, value_name = "K", default_value_t = 1)]
@@ -139,14 +141,21 @@ impl TextOptions {
 
 /// `rnnbook train text`: trains (or continues) one character model and writes its record.
 pub fn command(o: &TextOptions) -> Result<()> {
-    o.validate()?;
-    let corpus = corpus_from(o.text.as_deref(), &o.book_dir)?;
+    o.validate().map_err(bad_input)?;
+    let corpus = corpus_from(o.text.as_deref(), &o.book_dir).map_err(bad_input)?;
     let split = split_text(&corpus.text, o.held_out)
-        .map_err(|e| anyhow::anyhow!("cannot train on {}: {e}", corpus.source))?;
+        .map_err(|e| bad_input(anyhow::anyhow!("cannot train on {}: {e}", corpus.source)))?;
     let hidden_default = |v| hidden_for_budget(o.cell, v, TEXT_BUDGET);
     let probe = o.config(o.hidden.unwrap_or(1));
     let (train, test) = parts(&split, &probe)
-        .map_err(|e| anyhow::anyhow!("cannot train on {}: {e}", corpus.source))?;
+        .map_err(|e| bad_input(anyhow::anyhow!("cannot train on {}: {e}", corpus.source)))?;
+    check_text(
+        &format!("the training part of {}", corpus.source),
+        &train,
+        o.batch,
+        o.seq_len,
+    )
+    .map_err(bad_input)?;
     let v = train.vocab.len();
     let config = o.config(o.hidden.unwrap_or_else(|| hidden_default(v)));
     let dir = o.out.clone().unwrap_or_else(|| {

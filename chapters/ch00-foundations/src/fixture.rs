@@ -1,8 +1,10 @@
 //! Reading PyTorch reference fixtures (`rnnbook-fixture-v1`, DESIGN §4).
 //!
 //! Every problem in a file (not JSON, a missing field, a ragged or wrongly sized
-//! array, a value that is not a number) is a [`FixtureError`] naming the file and
-//! the field; nothing panics.
+//! array, a value that is not a number, a size over [`MAX_SIZE`] or an array over
+//! [`MAX_ENTRIES`]) is a [`FixtureError`] naming the file and the field; nothing
+//! panics. Nothing is allocated from a declared size before the data present has
+//! been checked against it: an array grows only as its entries are read.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,14 @@ use serde_json::Value;
 
 /// The format tag every fixture carries.
 pub const FORMAT: &str = "rnnbook-fixture-v1";
+
+/// The largest `seq_len`, `batch`, `input_size` or `hidden_size` a fixture may
+/// declare. The committed fixtures use at most 60.
+pub const MAX_SIZE: usize = 100_000;
+
+/// The most entries one array of a fixture may have (as declared by its sizes):
+/// 10⁸ `f64`s, 800 MB.
+pub const MAX_ENTRIES: usize = 100_000_000;
 
 /// The recurrent cells a fixture can describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +142,17 @@ pub fn load(path: &Path) -> Result<Fixture, FixtureError> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| err("(file)", format!("cannot read: {e}")))?;
-    let root: Value = serde_json::from_str(&text)
+    parse(path, &text)
+}
+
+/// Validates the text of a fixture as [`load`] does; `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Fixture, FixtureError> {
+    let err = |field: &str, message: String| FixtureError {
+        file: path.to_path_buf(),
+        field: field.to_string(),
+        message,
+    };
+    let root: Value = serde_json::from_str(text)
         .map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
     let r = Reader { path, root: &root };
 
@@ -251,7 +271,8 @@ impl Reader<'_> {
 
     fn size(&self, field: &str) -> Result<usize, FixtureError> {
         let v = self.required(field)?;
-        v.as_u64()
+        let n = v
+            .as_u64()
             .filter(|&n| n > 0)
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| {
@@ -259,7 +280,16 @@ impl Reader<'_> {
                     field,
                     format!("expected a positive whole number, found {v}"),
                 )
-            })
+            })?;
+        if n > MAX_SIZE {
+            return Err(self.error(
+                field,
+                format!(
+                    "{n} is over the largest size a fixture may declare, {MAX_SIZE}"
+                ),
+            ));
+        }
+        Ok(n)
     }
 
     /// A nested list of numbers of exactly `shape`.
@@ -268,7 +298,22 @@ impl Reader<'_> {
         field: &str,
         shape: &[usize],
     ) -> Result<ArrayD<f64>, FixtureError> {
-        let mut data = Vec::with_capacity(shape.iter().product());
+        let entries = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= MAX_ENTRIES)
+            .ok_or_else(|| {
+                self.error(
+                    field,
+                    format!(
+                        "its declared shape {shape:?} is over the most entries an array \
+                         may have, {MAX_ENTRIES}"
+                    ),
+                )
+            })?;
+        // Grown as entries are read: the declared shape is not trusted until the data
+        // present matches it.
+        let mut data = Vec::with_capacity(entries.min(1 << 12));
         self.flatten(self.required(field)?, field.to_string(), shape, &mut data)?;
         Ok(ArrayD::from_shape_vec(IxDyn(shape), data)
             .expect("flatten checked every length"))
@@ -393,6 +438,47 @@ mod tests {
         );
         let e = load(Path::new("/nonexistent/fixture.json")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/fixture.json"), "{e}");
+    }
+
+    /// The header of a valid one-step RNN fixture with `hidden_size` replaced.
+    fn header(hidden_size: &str) -> String {
+        format!(
+            r#"{{"format": "{FORMAT}", "cell": "rnn_tanh", "dtype": "f64",
+                "seq_len": 1, "batch": 1, "input_size": 1, "hidden_size": {hidden_size},
+                "params": {{"weight_ih": [[0.5]]}}}}"#
+        )
+    }
+
+    /// Issue 17's report: a header claiming `hidden_size` 10¹² once aborted on a
+    /// 16 TB allocation before a single entry was read.
+    #[test]
+    fn a_size_over_the_bound_is_refused_before_anything_is_allocated() {
+        let e = parse(Path::new("big.json"), &header("1000000000000")).unwrap_err();
+        assert_eq!(e.field, "hidden_size");
+        assert!(e.message.contains("over the largest size"), "{e}");
+        let e = parse(Path::new("big.json"), &header("18446744073709551615"))
+            .unwrap_err();
+        assert_eq!(e.field, "hidden_size");
+        // Within the bound, the data present is checked before it is trusted.
+        let e = parse(Path::new("big.json"), &header("100000")).unwrap_err();
+        assert_eq!(e.field, "params.weight_ih");
+        assert!(
+            e.message.contains("expected 100000 entries, found 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_array_whose_declared_shape_is_too_large_is_refused() {
+        let r = Reader {
+            path: Path::new("f.json"),
+            root: &serde_json::json!({"a": [[1.0]]}),
+        };
+        for shape in [[MAX_SIZE, MAX_SIZE], [usize::MAX, 2]] {
+            let e = r.array("a", &shape).unwrap_err();
+            assert_eq!(e.field, "a");
+            assert!(e.message.contains("most entries"), "{e}");
+        }
     }
 
     #[test]
