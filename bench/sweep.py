@@ -53,6 +53,16 @@ def cpu_flags():
     return []
 
 
+def write_json_atomic(path, data, indent):
+    """Writes `data` as JSON to `path` through a temporary file renamed over it: a kill leaves
+    the old file or the new one, never half of one."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=indent)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def version(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
@@ -112,11 +122,7 @@ def main():
         },
         "runs": runs,
     }
-    tmp = OUT + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, OUT)
+    write_json_atomic(OUT, data, indent=1)
     print(f"wrote {OUT}", file=sys.stderr)
 
 

@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "rnnbook")
 REPORT = os.path.join(ROOT, "classroom", "scale-report.json")
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from sweep import cpu_flags, cpu_model  # noqa: E402  (the machine, as the benchmark names it)
+from sweep import cpu_flags, cpu_model, write_json_atomic  # noqa: E402  (shared with the benchmark)
 BEGIN = "// BEGIN SOLUTION ex "
 END = "// END SOLUTION"
 
@@ -124,11 +124,7 @@ def main():
             for name, s in sorted(students.items())
         },
     }
-    tmp = REPORT + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(report, fh, indent=1)
-        fh.write("\n")
-    os.replace(tmp, REPORT)
+    write_json_atomic(REPORT, report, indent=1)
     print(f"{a.n} submissions in {seconds:.0f} s ({seconds / a.n:.1f} s each): {REPORT}")
     if not a.keep:
         shutil.rmtree(base, ignore_errors=True)

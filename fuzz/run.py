@@ -32,7 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from sweep import cpu_flags, cpu_model  # noqa: E402  (the machine, as the benchmark names it)
+from sweep import cpu_flags, cpu_model, write_json_atomic  # noqa: E402  (shared with the benchmark)
 
 TARGETS = ["fixture", "checkpoint", "study_record", "bench_data", "bench_out", "exercises_toml",
            "regions"]
@@ -140,11 +140,7 @@ def main():
         "limits": LIMITS,
         "targets": [old[t] for t in TARGETS if t in old],
     }
-    tmp = report_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, report_path)
+    write_json_atomic(report_path, report, indent=2)
     print(f"wrote {report_path}", file=sys.stderr)
 
 

@@ -68,4 +68,9 @@ fn the_class_measurement_is_whole_and_its_grades_are_right() {
         partial > 0,
         "every student solved everything: nothing told apart"
     );
+    assert!(
+        partial < students.len(),
+        "no student solved all {} exercises (rerun python3 classroom/class_of_30.py)",
+        all.len()
+    );
 }
