@@ -26,7 +26,7 @@ fn targets() -> Vec<String> {
 fn load(target: &str, path: &Path) -> Result<(), String> {
     let text = || std::fs::read_to_string(path).unwrap();
     match target {
-        "fixture" => ch00_foundations::fixture::load(path)
+        "fixture" => ch00_foundations::fixture::load_any(path)
             .map(drop)
             .map_err(|e| e.to_string()),
         "checkpoint" => rnnbook::train::checkpoint::load_checkpoint(path)

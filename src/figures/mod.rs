@@ -26,6 +26,7 @@ mod ch04;
 mod ch05;
 mod ch06;
 mod ch07;
+mod ch08;
 mod diagram;
 mod style;
 
@@ -40,6 +41,7 @@ pub fn all() -> Vec<Figure> {
         ch05::figures(),
         ch06::figures(),
         ch07::figures(),
+        ch08::figures(),
     ]
     .into_iter()
     .flatten()
